@@ -1,0 +1,53 @@
+# locallm's build. Every target sets the cgo environment itself through
+# scripts/cgo-env: llama.cpp's include directories in the pinned ollama
+# module, and -O3 -march=native (PORTABLE=1: a baseline build for any CPU).
+
+GO       ?= go
+PORTABLE ?= 0
+BENCHOUT ?= bench/results.txt
+BENCH    ?= .
+BENCHTIME ?= 1x
+MODELS   ?= .models
+
+ENV = eval "$$(PORTABLE=$(PORTABLE) GO=$(GO) sh scripts/cgo-env)" &&
+
+.PHONY: all build test test-short race bench demo env fuzz cuda clean
+
+all: build
+
+build:
+	$(ENV) $(GO) build -o bin/locallm ./cmd/locallm
+
+# The whole suite: pure-Go packages, the binding against the self-made tiny
+# model and ../shared, and the concurrency tests under the race detector.
+test:
+	$(ENV) $(GO) vet ./...
+	$(ENV) $(GO) test -count=1 -timeout 40m ./...
+	$(ENV) $(GO) test -count=1 -timeout 40m -race -run 'Race|Concurrent' ./llamacpp/
+
+test-short:
+	$(ENV) $(GO) test -short -count=1 ./...
+
+# Benchmarks, with their figures written to $(BENCHOUT).
+bench:
+	@mkdir -p $(dir $(BENCHOUT))
+	$(ENV) $(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) -timeout 60m ./... | tee $(BENCHOUT)
+
+# The main job on a default the project makes itself: write the tiny model
+# and generate with it.
+demo: build
+	@mkdir -p $(MODELS)
+	./bin/locallm testmodel --output $(MODELS)/tiny.gguf
+	./bin/locallm generate --model $(MODELS)/tiny.gguf --prompt "Once upon a time" --max-tokens 32 --temperature 0 --stats
+	@echo
+
+env:
+	@PORTABLE=$(PORTABLE) GO=$(GO) sh scripts/cgo-env
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./grammar/
+	$(GO) test -run '^$$' -fuzz FuzzCompileSchema -fuzztime 30s ./grammar/
+	$(GO) test -run '^$$' -fuzz FuzzRead -fuzztime 30s ./llamacpp/gguf/
+
+clean:
+	rm -rf bin $(MODELS)

@@ -1,0 +1,207 @@
+package llamacpp
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/locallm/locallm/llm"
+)
+
+// hiddenContext is a second Context, made on first use, whose graph
+// evaluations report hidden states. It is separate from the generation
+// context so that generation pays nothing for the callback.
+type hiddenContext struct {
+	mu sync.Mutex
+	c  *Context
+	b  *Batch
+}
+
+func (h *hiddenContext) close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.b != nil {
+		h.b.Close()
+	}
+	if h.c != nil {
+		h.c.Close()
+	}
+}
+
+// hiddenCtx returns the hidden-state context, making it on first use.
+func (l *LLM) hiddenCtx() (*hiddenContext, *Model, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil, nil, ErrClosed
+	}
+	if l.model == nil {
+		return nil, nil, fmt.Errorf("llamacpp: %w: call Load first", llm.ErrNotLoaded)
+	}
+	if l.hidden == nil {
+		o := l.opts.Context
+		c, err := l.model.newContext(&o, true)
+		if err != nil {
+			return nil, nil, err
+		}
+		b, err := NewBatch(c.BatchSize(), 1)
+		if err != nil {
+			c.Close()
+			return nil, nil, err
+		}
+		l.hidden = &hiddenContext{c: c, b: b}
+	}
+	return l.hidden, l.model, nil
+}
+
+// LastHiddenStates implements llm.HiddenStater: the final normed hidden
+// states of each input (layer n_layer).
+func (l *LLM) LastHiddenStates(ctx context.Context, inputs []llm.Input) ([]llm.HiddenStates, error) {
+	return l.HiddenStates(ctx, inputs, []int{-1})
+}
+
+// ResolveLayers turns Hugging Face layer numbers (negative from the end)
+// into 0..nLayer, checking the range.
+func ResolveLayers(layers []int, nLayer int) ([]int, error) {
+	if len(layers) == 0 {
+		return nil, fmt.Errorf("%w: no layers asked for", llm.ErrBadParameter)
+	}
+	out := make([]int, len(layers))
+	for i, l := range layers {
+		r := l
+		if l < 0 {
+			r = nLayer + 1 + l
+		}
+		if r < 0 || r > nLayer {
+			return nil, fmt.Errorf("%w: layer %d outside [-%d, %d] (the model has %d blocks)", llm.ErrBadParameter, l, nLayer+1, nLayer, nLayer)
+		}
+		out[i] = r
+	}
+	return out, nil
+}
+
+// HiddenStates implements llm.HiddenStater. Inputs are formatted as for
+// generation (chat template or raw prompt, special tokens added) and
+// evaluated several per decode, up to the batch size; the result is the same
+// as evaluating them one at a time. Each state matrix is [tokens, n_embd],
+// float64, owned by the caller.
+func (l *LLM) HiddenStates(ctx context.Context, inputs []llm.Input, layers []int) ([]llm.HiddenStates, error) {
+	h, m, err := l.hiddenCtx()
+	if err != nil {
+		return nil, err
+	}
+	resolved, err := ResolveLayers(layers, m.info.NLayer)
+	if err != nil {
+		return nil, err
+	}
+	// Capture each distinct layer once.
+	var uniq []int
+	pos := map[int]int{}
+	for _, r := range resolved {
+		if _, ok := pos[r]; !ok {
+			pos[r] = len(uniq)
+			uniq = append(uniq, r)
+		}
+	}
+	toks := make([][]int32, len(inputs))
+	for i, in := range inputs {
+		t, err := l.prompt(m, in)
+		if err != nil {
+			return nil, fmt.Errorf("input %d: %w", i, err)
+		}
+		if len(t) > h.c.Size() {
+			return nil, fmt.Errorf("input %d: %w: %d tokens > context size %d", i, llm.ErrContextTooLong, len(t), h.c.Size())
+		}
+		toks[i] = t
+	}
+
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.c.c == nil {
+		return nil, ErrClosed
+	}
+	out := make([]llm.HiddenStates, len(inputs))
+	// The final norm is taken over output rows only, so every token is an
+	// output when it is asked for.
+	_, allOutputs := pos[m.info.NLayer]
+
+	cap := h.b.Cap()
+	var group []int
+	used := 0
+	flush := func() error {
+		if len(group) == 0 {
+			return nil
+		}
+		defer func() { group, used = group[:0], 0 }()
+		h.c.ClearKV()
+		if err := h.c.setCapture(uniq, true); err != nil {
+			return err
+		}
+		// One input longer than a batch is decoded in chunks; otherwise the
+		// group's inputs share one decode, each its own sequence.
+		if len(group) == 1 && len(toks[group[0]]) > cap {
+			t := toks[group[0]]
+			for start := 0; start < len(t); start += cap {
+				h.b.Clear()
+				end := min(start+cap, len(t))
+				for p := start; p < end; p++ {
+					if _, err := h.b.Add(t[p], p, []int32{0}, allOutputs || p == len(t)-1); err != nil {
+						return err
+					}
+				}
+				if err := h.c.Decode(ctx, h.b); err != nil {
+					return err
+				}
+			}
+		} else {
+			h.b.Clear()
+			for s, i := range group {
+				t := toks[i]
+				for p, tok := range t {
+					if _, err := h.b.Add(tok, p, []int32{int32(s % h.c.Sequences())}, allOutputs || p == len(t)-1); err != nil {
+						return err
+					}
+				}
+			}
+			if err := h.c.Decode(ctx, h.b); err != nil {
+				return err
+			}
+		}
+		row := 0
+		for _, i := range group {
+			n := len(toks[i])
+			hs := llm.HiddenStates{Tokens: append([]int32(nil), toks[i]...), Layers: append([]int(nil), resolved...)}
+			for _, r := range resolved {
+				data, err := h.c.capturedRows(pos[r], row, n)
+				if err != nil {
+					return fmt.Errorf("input %d layer %d: %w", i, r, err)
+				}
+				hs.States = append(hs.States, mat.NewDense(n, m.info.NEmbd, data))
+			}
+			out[i] = hs
+			row += n
+		}
+		return nil
+	}
+	for i, t := range toks {
+		if used+len(t) > cap || len(group) == h.c.Sequences() || (len(group) > 0 && len(t) > cap) {
+			if err := flush(); err != nil {
+				return nil, err
+			}
+		}
+		group = append(group, i)
+		used += len(t)
+		if used >= cap {
+			if err := flush(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return nil, err
+	}
+	h.c.ClearKV()
+	return out, nil
+}

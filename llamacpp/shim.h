@@ -1,0 +1,54 @@
+// C helpers for the Go binding. They exist where a llama.cpp call would
+// abort the process on a condition Go cannot check cheaply beforehand, or
+// where a loop over the vocabulary is better done in C.
+#ifndef LOCALLM_SHIM_H
+#define LOCALLM_SHIM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "llama.h"
+
+// A flag shared between Go (which sets it) and llama.cpp callbacks (which read it).
+typedef struct { volatile int32_t value; } locallm_flag;
+locallm_flag * locallm_flag_new(void);
+void locallm_flag_set(locallm_flag * f, int32_t v);
+void locallm_flag_free(locallm_flag * f);
+
+// Callbacks that read a flag: abort when it is non-zero.
+bool locallm_abort_callback(void * data);
+bool locallm_progress_callback(float progress, void * data);
+
+// Route llama.cpp's and ggml's log through Go.
+void locallm_log_install(int enabled);
+
+// Sampling without llama.cpp's asserts. buf has room for n_vocab entries.
+// With a grammar, the chain samples first and only the chosen token is
+// checked against the grammar; the full mask is applied only when it is
+// rejected. Returns the token, or -1 when no token is possible, -2 when the
+// context has no logits at idx.
+int32_t locallm_sample(struct llama_sampler * chain, struct llama_sampler * grammar,
+                       struct llama_context * ctx, int32_t idx,
+                       llama_token_data * buf, int32_t n_vocab);
+
+// Whether the grammar allows tok next (llama.cpp aborts when a forbidden token is accepted).
+bool locallm_grammar_allows(struct llama_sampler * grammar, llama_token tok);
+
+// Writes the end-of-generation token IDs into out (room for n_vocab) and returns their count.
+int32_t locallm_eog_tokens(const struct llama_vocab * vocab, int32_t * out);
+
+// Hidden-state capture through the graph-evaluation callback. Layers use
+// Hugging Face's numbering: 0 the token embeddings, i the output of block i,
+// n_layer the final normed output.
+typedef struct locallm_capture locallm_capture;
+locallm_capture * locallm_capture_new(int32_t n_layer, int32_t max_layers);
+void locallm_capture_free(locallm_capture * c);
+// Sets the layers to capture (n = 0 captures nothing) and empties the buffers.
+// With stop_early, the graph stops after the highest layer is captured.
+int32_t locallm_capture_set(locallm_capture * c, const int32_t * layers, int32_t n, int32_t stop_early);
+void locallm_capture_reset(locallm_capture * c);
+bool locallm_capture_eval(struct ggml_tensor * t, bool ask, void * user_data);
+// Copies rows [row0, row0+n_rows) captured for layers[layer_index] into dst.
+int64_t locallm_capture_rows(locallm_capture * c, int32_t layer_index, float * dst, int64_t row0, int64_t n_rows, int64_t n_embd);
+int64_t locallm_capture_count(locallm_capture * c, int32_t layer_index);
+
+#endif
