@@ -154,19 +154,40 @@ func RuntimeParameters(params any) ([]RuntimeParameter, error) {
 		if typ == "array" && ps.Items != nil {
 			typ = "array of " + ps.Items.Type
 		}
-		if typ == "object" && ps.AdditionalProperties != nil {
-			typ = "object of " + ps.AdditionalProperties.Type
+		if typ == "object" {
+			if ap := ps.AdditionalProperties; ap != nil && ap.Type != "" {
+				typ = "object of " + ap.Type
+			}
+			for _, pp := range ps.PatternProperties {
+				typ = "object of " + pp.Type
+			}
 		}
 		out = append(out, RuntimeParameter{
 			Name:        pair.Key,
 			Type:        typ,
 			Optional:    !required[pair.Key],
-			Default:     ps.Default,
+			Default:     plainDefault(ps.Default),
 			Description: ps.Description,
 		})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
+}
+
+// plainDefault turns the json.Number that invopop/jsonschema reads from a
+// default= tag into an int64 or float64.
+func plainDefault(v any) any {
+	n, ok := v.(json.Number)
+	if !ok {
+		return v
+	}
+	if i, err := n.Int64(); err == nil {
+		return i
+	}
+	if f, err := n.Float64(); err == nil {
+		return f
+	}
+	return v
 }
 
 // String formats the parameter list as distilabel prints it: one line each.
