@@ -1,7 +1,7 @@
 // Package hiddenstates turns the hidden states of a language model into what
 // users want from them: pooled embeddings, normalised vectors, similarity
-// matrices, a 2-D picture, and .npy files for NumPy. It is pure Go on gonum;
-// it neither uses cgo nor knows where the states come from.
+// matrices, a 2-D PCA picture, and .npy files for NumPy. It is pure Go on
+// gonum; it neither uses cgo nor knows where the states come from.
 //
 // # Shapes
 //
@@ -9,9 +9,10 @@
 // per token in token order, as the llamacpp binding returns them. Pool
 // reduces them to one [hidden] vector; PoolBatch pools many inputs into the
 // rows of an [inputs, hidden] matrix. Normalize, CosineSimilarity,
-// SelfSimilarity and PCA take such matrices of row vectors. A mask, where one
-// is taken, has one entry per token and selects the tokens that take part,
-// as an attention mask does; a nil mask selects every token.
+// SelfSimilarity and PCA take such matrices of row vectors; PlotPCA draws
+// the [n, 2] scores of PCA as a labelled scatter plot (gonum.org/v1/plot).
+// A mask, where one is taken, has one entry per token and selects the tokens
+// that take part, as an attention mask does; a nil mask selects every token.
 //
 // .npy files hold arrays of any rank in C (row-major) order: WriteNPY writes
 // a slice of float32, float64, int32 or int64 with a shape, such as the

@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"os"
+	"path/filepath"
 
 	"gonum.org/v1/gonum/mat"
 
@@ -248,4 +250,36 @@ func ExamplePCA() {
 	// Output:
 	// [-4.50  -1.50   1.50   4.50]
 	// hiddenstates: PCA of 4 points in 3 dimensions has 3 components, not 4
+}
+
+func ExamplePlotPCA() {
+	emb := mat.NewDense(6, 4, []float64{
+		1, 0, 0, 0.1,
+		0.9, 0.1, 0, 0,
+		0, 1, 0.1, 0,
+		0.1, 0.9, 0, 0,
+		0, 0, 1, 0.1,
+		0, 0.1, 0.9, 0,
+	})
+	xy, err := hiddenstates.PCA(emb, 2)
+	if err != nil {
+		log.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("", "pca")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "pca.png")
+	labels := []string{"fruit", "fruit", "tools", "tools", "songs", "songs"}
+	if err := hiddenstates.PlotPCA(path, xy, labels); err != nil {
+		log.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("%q\n", b[1:4])
+	// Output:
+	// "PNG"
 }
