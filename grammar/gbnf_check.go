@@ -1,0 +1,439 @@
+package grammar
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Checks that run after a successful parse, in llama.cpp's order: undefined
+// rules (llama_grammar_parser::parse), the root rule and left recursion
+// (llama_grammar_init_impl); then this package's own limits.
+
+func (p *gParser) check(g *Grammar) error {
+	if err := p.checkUndefined(g); err != nil {
+		return err
+	}
+	if g.byName["root"] == nil {
+		return p.errAt(0, ErrNoRoot, "grammar has no rule named root")
+	}
+	if err := p.checkSize(g); err != nil {
+		return err
+	}
+	return p.checkLeftRecursion(g)
+}
+
+// checkUndefined mirrors which undefined names llama.cpp notices. It keeps
+// one rule per symbol id and fails if a rule below the highest defined id
+// is missing, or if a rule references a missing one. A rule defined twice
+// is replaced by its last definition, but the rules generated for the
+// groups and repetitions of the earlier definitions stay: a reference there
+// still counts, while one at the top level of the replaced body does not.
+func (p *gParser) checkUndefined(g *Grammar) error {
+	type site struct {
+		name      string
+		pos       Pos
+		surviving bool
+	}
+	var sites []site
+	var walk func(n Node, replaced, inSub bool)
+	walk = func(n Node, replaced, inSub bool) {
+		switch n := n.(type) {
+		case *AltNode:
+			for _, s := range n.Alts {
+				walk(s, replaced, inSub)
+			}
+		case *SeqNode:
+			for _, it := range n.Items {
+				walk(it, replaced, inSub)
+			}
+		case *RefNode:
+			if g.byName[n.Name] == nil {
+				sites = append(sites, site{n.Name, n.Pos, !replaced || inSub})
+			}
+		case *GroupNode:
+			walk(n.Body, replaced, true)
+		case *RepeatNode:
+			walk(n.Expr, replaced, inSub || n.Max == Unbounded || n.Max > n.Min)
+		}
+	}
+	for _, r := range g.rules {
+		walk(r.Expr, g.byName[r.Name] != r, false)
+	}
+	for _, s := range sites {
+		if s.surviving || p.symIDs[s.name] <= p.maxAdded {
+			return &SyntaxError{Name: p.name, Line: s.pos.Line, Col: s.pos.Col, Offset: s.pos.Offset,
+				Msg: fmt.Sprintf("undefined rule %s", s.name), Err: ErrUndefinedRule}
+		}
+	}
+	return nil
+}
+
+// gSat is a saturating count, so that stacked repetitions cannot overflow.
+type gSat int64
+
+const gSatMax = gSat(1) << 60
+
+func (a gSat) add(b gSat) gSat { return min(a+b, gSatMax) }
+func (a gSat) mul(b int) gSat {
+	if b == 0 || a == 0 {
+		return 0
+	}
+	if a > gSatMax/gSat(b) {
+		return gSatMax
+	}
+	return a * gSat(b)
+}
+
+// checkSize counts the elements llama.cpp would build (llama_grammar_element
+// values, END and ALT included) and fails beyond MaxElements.
+func (p *gParser) checkSize(g *Grammar) error {
+	var total gSat
+	// elems returns the elements n adds to the rule it is in; the rules n
+	// generates are added to total.
+	var elems func(n Node) gSat
+	alts := func(a *AltNode) gSat {
+		s := gSat(len(a.Alts)) // the ALTs and the END
+		for _, seq := range a.Alts {
+			s = s.add(elems(seq))
+		}
+		return s
+	}
+	elems = func(n Node) gSat {
+		switch n := n.(type) {
+		case *SeqNode:
+			var s gSat
+			for _, it := range n.Items {
+				s = s.add(elems(it))
+			}
+			return s
+		case *LiteralNode:
+			return gSat(len(n.Value))
+		case *ClassNode:
+			var s gSat
+			for _, r := range n.Ranges {
+				s++
+				if r.Lo != r.Hi {
+					s++
+				}
+			}
+			return s
+		case *GroupNode:
+			total = total.add(alts(n.Body))
+			return 1
+		case *RepeatNode:
+			e := elems(n.Expr)
+			if n.Max == Unbounded {
+				total = total.add(e + 3) // S' ::= S S' |
+				return e.mul(n.Min).add(1)
+			}
+			k := n.Max - n.Min
+			if k > 0 {
+				total = total.add((e + 3).mul(k))
+				return e.mul(n.Min).add(1)
+			}
+			return e.mul(n.Min)
+		}
+		return 1
+	}
+	for _, r := range g.rules {
+		total = total.add(alts(r.Expr.(*AltNode)))
+		if total > MaxElements {
+			return &SyntaxError{Name: p.name, Line: r.Pos.Line, Col: r.Pos.Col, Offset: r.Pos.Offset,
+				Msg: fmt.Sprintf("llama.cpp would expand the grammar to more than %d elements by rule %s", MaxElements, r.Name), Err: ErrLimit}
+		}
+	}
+	return nil
+}
+
+// gLRGraph is the graph of left calls among the rules llama.cpp builds: one
+// node per rule in force, per group and per repetition (standing for the
+// rules llama.cpp generates for it; collapsing the chain S'(k) -> S'(k-1)
+// of a bounded repetition into one node keeps every cycle and adds none).
+type gLRGraph struct {
+	ids   map[Node]int
+	nodes []Node // a rule's body *AltNode, *GroupNode or *RepeatNode
+	names []string
+	pos   []Pos
+	edges [2][][]int32 // [llama.cpp's check, true nullability]
+}
+
+// checkLeftRecursion rejects what llama.cpp's
+// llama_grammar_detect_left_recursion rejects: a cycle of calls, each at
+// the start of an alternative or after rules that have an empty
+// alternative. llama.cpp judges "may be empty" by an alternative with no
+// elements, not by real nullability, so it misses cycles through rules
+// that can match the empty string in other ways, as in root ::= ("a"?)*;
+// on those its matcher recurses without end and overflows the stack. They
+// are rejected here too.
+func (p *gParser) checkLeftRecursion(g *Grammar) error {
+	lr := &gLRGraph{ids: map[Node]int{}}
+	add := func(n Node, name string, pos Pos) {
+		lr.ids[n] = len(lr.nodes)
+		lr.nodes = append(lr.nodes, n)
+		lr.names = append(lr.names, name)
+		lr.pos = append(lr.pos, pos)
+	}
+	var collect func(n Node)
+	collect = func(n Node) {
+		switch n := n.(type) {
+		case *AltNode:
+			for _, s := range n.Alts {
+				collect(s)
+			}
+		case *SeqNode:
+			for _, it := range n.Items {
+				collect(it)
+			}
+		case *GroupNode:
+			add(n, "group at "+n.Pos.String(), n.Pos)
+			collect(n.Body)
+		case *RepeatNode:
+			add(n, "repetition at "+n.OpPos.String(), n.OpPos)
+			collect(n.Expr)
+		}
+	}
+	var defs []*Rule
+	for _, r := range g.rules {
+		if g.byName[r.Name] == r {
+			defs = append(defs, r)
+			add(r.Expr, r.Name, r.Pos)
+		}
+	}
+	for _, r := range defs {
+		collect(r.Expr)
+	}
+	nullable := p.nullable(g, lr)
+	for m := range lr.edges {
+		lr.edges[m] = make([][]int32, len(lr.nodes))
+	}
+
+	target := func(n Node) int {
+		if r, ok := n.(*RefNode); ok {
+			return lr.ids[g.byName[r.Name].Expr]
+		}
+		return lr.ids[n]
+	}
+	// hasEmptyAlt is llama.cpp's rules_may_be_empty: an alternative that
+	// emits no element.
+	hasEmptyAlt := func(a *AltNode) bool {
+	alts:
+		for _, s := range a.Alts {
+			for _, it := range s.Items {
+				if !gZeroWidth(it) {
+					continue alts
+				}
+			}
+			return true
+		}
+		return false
+	}
+	// walk adds the edges from node src for item n, reached at the start of
+	// an alternative, and reports whether the walk goes on past n.
+	var walk func(mode, src int, n Node) bool
+	walk = func(mode, src int, n Node) bool {
+		edge := func(dst int) {
+			lr.edges[mode][src] = append(lr.edges[mode][src], int32(dst))
+		}
+		switch n := n.(type) {
+		case *SeqNode:
+			for _, it := range n.Items {
+				if !walk(mode, src, it) {
+					return false
+				}
+			}
+			return true
+		case *LiteralNode, *ClassNode:
+			return gZeroWidth(n)
+		case *RefNode:
+			t := target(n)
+			edge(t)
+			if mode == 0 {
+				return hasEmptyAlt(lr.nodes[t].(*AltNode))
+			}
+			return nullable[t]
+		case *GroupNode:
+			t := target(n)
+			edge(t)
+			if mode == 0 {
+				return hasEmptyAlt(n.Body)
+			}
+			return nullable[t]
+		case *RepeatNode:
+			if n.Max == 0 {
+				return true
+			}
+			cont := true
+			if n.Min > 0 {
+				cont = walk(mode, src, n.Expr) // the inline copies
+			}
+			if cont && (n.Max == Unbounded || n.Max > n.Min) {
+				edge(target(n)) // the first S' rule, which may be empty
+				return true
+			}
+			return cont
+		}
+		return false // ., tokens
+	}
+	for mode := 0; mode < 2; mode++ {
+		for id, n := range lr.nodes {
+			switch n := n.(type) {
+			case *AltNode:
+				for _, s := range n.Alts {
+					walk(mode, id, s)
+				}
+			case *GroupNode:
+				for _, s := range n.Body.Alts {
+					walk(mode, id, s)
+				}
+			case *RepeatNode:
+				if n.Max == Unbounded || n.Max > n.Min {
+					// S' ::= S S' | : S, then itself if S let the walk through.
+					if walk(mode, id, n.Expr) && n.Max == Unbounded {
+						lr.edges[mode][id] = append(lr.edges[mode][id], int32(id))
+					}
+				}
+			}
+		}
+		if cycle := lr.findCycle(mode); cycle != nil {
+			names := make([]string, len(cycle))
+			for i, c := range cycle {
+				names[i] = lr.names[c]
+			}
+			pos := lr.pos[cycle[0]]
+			msg := "left recursion: " + strings.Join(names, " -> ")
+			if mode == 1 {
+				msg += " (through items that can match the empty string; llama.cpp does not detect it and recurses without end)"
+			}
+			return &SyntaxError{Name: p.name, Line: pos.Line, Col: pos.Col, Offset: pos.Offset, Msg: msg, Err: ErrLeftRecursion}
+		}
+	}
+	return nil
+}
+
+// findCycle returns the nodes of a cycle in the given edges, the first one
+// repeated at the end, or nil. The search is iterative: a long chain of
+// rules must not exhaust the stack.
+func (lr *gLRGraph) findCycle(mode int) []int {
+	edges := lr.edges[mode]
+	const (
+		white = iota
+		grey
+		black
+	)
+	color := make([]uint8, len(edges))
+	type frame struct{ node, next int }
+	var stack []frame
+	for start := range edges {
+		if color[start] != white {
+			continue
+		}
+		stack = append(stack[:0], frame{start, 0})
+		color[start] = grey
+		for len(stack) > 0 {
+			f := &stack[len(stack)-1]
+			if f.next == len(edges[f.node]) {
+				color[f.node] = black
+				stack = stack[:len(stack)-1]
+				continue
+			}
+			d := int(edges[f.node][f.next])
+			f.next++
+			switch color[d] {
+			case grey:
+				var cycle []int
+				for i := range stack {
+					if stack[i].node == d {
+						for _, fr := range stack[i:] {
+							cycle = append(cycle, fr.node)
+						}
+						break
+					}
+				}
+				return append(cycle, d)
+			case white:
+				color[d] = grey
+				stack = append(stack, frame{d, 0})
+			}
+		}
+	}
+	return nil
+}
+
+// nullable computes which nodes of lr can match the empty string, as a
+// least fixed point by counting, for each alternative, the items not yet
+// known to be nullable.
+func (p *gParser) nullable(g *Grammar, lr *gLRGraph) []bool {
+	type occ struct{ node, alt int }
+	null := make([]bool, len(lr.nodes))
+	var altNode []int        // alternative -> node
+	var pending []int        // alternative -> items not yet nullable
+	users := map[int][]occ{} // node -> alternatives that contain it
+	var queue []int
+	setNull := func(id int) {
+		if !null[id] {
+			null[id] = true
+			queue = append(queue, id)
+		}
+	}
+	addAlt := func(id int, items []Node) {
+		alt := len(altNode)
+		altNode = append(altNode, id)
+		count := 0
+		for _, it := range items {
+			switch it := it.(type) {
+			case *LiteralNode, *ClassNode:
+				if !gZeroWidth(it) {
+					count = -1
+				}
+			case *AnyNode, *TokenNode:
+				count = -1
+			case *RefNode:
+				t := lr.ids[g.byName[it.Name].Expr]
+				users[t] = append(users[t], occ{id, alt})
+				count++
+			default:
+				t := lr.ids[it]
+				users[t] = append(users[t], occ{id, alt})
+				count++
+			}
+			if count < 0 {
+				break
+			}
+		}
+		pending = append(pending, count)
+		if count == 0 {
+			setNull(id)
+		}
+	}
+	for id, n := range lr.nodes {
+		switch n := n.(type) {
+		case *AltNode:
+			for _, s := range n.Alts {
+				addAlt(id, s.Items)
+			}
+		case *GroupNode:
+			for _, s := range n.Body.Alts {
+				addAlt(id, s.Items)
+			}
+		case *RepeatNode:
+			if n.Min == 0 {
+				addAlt(id, nil)
+			} else {
+				addAlt(id, []Node{n.Expr})
+			}
+		}
+	}
+	for len(queue) > 0 {
+		id := queue[0]
+		queue = queue[1:]
+		for _, o := range users[id] {
+			if pending[o.alt] > 0 {
+				pending[o.alt]--
+				if pending[o.alt] == 0 {
+					setNull(o.node)
+				}
+			}
+		}
+	}
+	return null
+}
