@@ -3,6 +3,7 @@ package llamacpp
 import (
 	"fmt"
 
+	"github.com/locallm/locallm/grammar"
 	"github.com/locallm/locallm/llm"
 )
 
@@ -14,8 +15,15 @@ type constraint struct {
 	validate func([]byte) error
 }
 
-// checkGBNF parses a grammar in Go before llama.cpp sees it.
-func checkGBNF(gbnf string) error { return nil }
+// checkGBNF parses a grammar in Go before llama.cpp sees it: llama.cpp's
+// parser prints its errors to stderr and returns NULL, and some grammars
+// (left recursion, huge repetitions) it cannot take at all.
+func checkGBNF(gbnf string) error {
+	if _, err := grammar.Parse("grammar", gbnf); err != nil {
+		return fmt.Errorf("%w: %v", ErrGrammar, err)
+	}
+	return nil
+}
 
 func compileConstraint(so *llm.StructuredOutput) (*constraint, error) {
 	if err := so.Validate(); err != nil {
