@@ -11,7 +11,7 @@ MODELS   ?= .models
 
 ENV = eval "$$(PORTABLE=$(PORTABLE) GO=$(GO) sh scripts/cgo-env)" &&
 
-.PHONY: all build test test-short race bench demo env fuzz cuda clean
+.PHONY: all build test test-short bench demo env fuzz cuda clean
 
 all: build
 
@@ -51,3 +51,8 @@ fuzz:
 
 clean:
 	rm -rf bin $(MODELS)
+
+# ggml's CUDA backend, built with CMake from the pinned source (needs nvcc and
+# cmake; no network). CUDA_ARCHITECTURES defaults to the GPUs present.
+cuda:
+	sh scripts/build-cuda
