@@ -1,0 +1,232 @@
+package gguf
+
+import (
+	"fmt"
+	"strconv"
+)
+
+// Check opens the GGUF file at path, reads it as Open does, and runs
+// CheckLlamaCPP on it: nil means llama.cpp's loader will neither abort on
+// the file nor read outside what it allocated while reading its metadata
+// (as far as this package knows; see CheckLlamaCPP). It reads the header
+// only, not the tensor data.
+func Check(path string) error {
+	f, err := Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.CheckLlamaCPP()
+}
+
+// CheckLlamaCPP reports what, in a file that Read accepted, llama.cpp's
+// loader (gguf.cpp, llama-model-loader.cpp, llama-model.cpp load_hparams,
+// llama-vocab.cpp load) would refuse, abort on or read out of bounds for:
+//
+//   - tensor names of 64 bytes or more (GGML_MAX_NAME), arrays of arrays,
+//     and tensor data not laid out in file order with each tensor padded
+//     to the alignment (gguf.cpp refuses these: ErrUnsupported);
+//   - tokenizer.ggml.tokens that is not an array of strings
+//     (GGML_ASSERT in gguf_get_arr_str), or that holds the same token
+//     twice (GGML_ASSERT in llama_vocab::impl::load);
+//   - tokenizer.ggml.scores or tokenizer.ggml.token_type that is not an
+//     array of f32 (i32) with one element per token (llama.cpp reads them
+//     as raw arrays of that type and length, out of bounds otherwise);
+//   - tokenizer.ggml.merges that is not an array of strings, and
+//     tokenizer.ggml.precompiled_charsmap that is not an array (asserts);
+//   - an end-of-sequence token id, after llama.cpp's defaults, outside the
+//     vocabulary (read unchecked);
+//   - expert counts that break the GGML_ASSERTs of load_hparams, and an
+//     unknown {arch}.rope.scaling.type (GGML_ASSERT);
+//   - general.architecture that is not a string.
+//
+// Each is a *FormatError wrapping ErrUnsupported or ErrMetadata, at the
+// offset of the key or tensor info at fault. It does not check that the
+// architecture is one llama.cpp knows, that the hyperparameters are there
+// and consistent with the tensor shapes, or anything about the tensor data:
+// llama.cpp reports those as errors itself.
+func (f *File) CheckLlamaCPP() error {
+	for _, t := range f.Tensors {
+		if len(t.Name) >= MaxTensorNameLen {
+			return &FormatError{Offset: t.InfoOffset, What: tensorWhat(t.Name), Err: ErrUnsupported,
+				Msg: fmt.Sprintf("name of %d bytes; llama.cpp takes at most %d", len(t.Name), MaxTensorNameLen-1)}
+		}
+	}
+	for _, kv := range f.KVs {
+		if kv.Value.Type() == TypeArray && kv.Value.ElemType() == TypeArray {
+			return &FormatError{Offset: kv.Offset, What: keyWhat(kv.Key), Err: ErrUnsupported,
+				Msg: "array of arrays; llama.cpp does not read them"}
+		}
+	}
+	var next uint64
+	for _, t := range f.Tensors {
+		if t.Offset != next {
+			return &FormatError{Offset: t.InfoOffset, What: tensorWhat(t.Name), Err: ErrUnsupported,
+				Msg: fmt.Sprintf("data offset %d; llama.cpp needs the tensors' data in file order, each padded to %d bytes, so %d", t.Offset, f.Alignment, next)}
+		}
+		next = alignUp(t.Offset+t.Size, f.Alignment)
+	}
+	return f.checkMetadata()
+}
+
+func (f *File) metaErr(key, format string, args ...any) error {
+	kv := f.KVs[f.kv[key]]
+	return &FormatError{Offset: kv.Offset, What: keyWhat(key), Err: ErrMetadata, Msg: fmt.Sprintf(format, args...)}
+}
+
+// isArrayOf reports whether v is an array of one of the element types.
+func isArrayOf(v Value, elems ...ValueType) bool {
+	if v.Type() != TypeArray {
+		return false
+	}
+	for _, e := range elems {
+		if v.ElemType() == e {
+			return true
+		}
+	}
+	return false
+}
+
+// Keys that CheckLlamaCPP looks at.
+const (
+	keyArch      = "general.architecture"
+	keyTokModel  = "tokenizer.ggml.model"
+	keyTokens    = "tokenizer.ggml.tokens"
+	keyScores    = "tokenizer.ggml.scores"
+	keyTokenType = "tokenizer.ggml.token_type"
+	keyMerges    = "tokenizer.ggml.merges"
+	keyCharsmap  = "tokenizer.ggml.precompiled_charsmap"
+)
+
+// eosDefaults are llama-vocab.cpp's default end-of-sequence token ids per
+// tokenizer model ("bert" and "rwkv" have none).
+var eosDefaults = map[string]int64{"llama": 2, "gpt2": 11, "t5": 1, "plamo2": 2}
+
+const keyEOS = "tokenizer.ggml.eos_token_id"
+
+func (f *File) checkMetadata() error {
+	arch := ""
+	if v, ok := f.Lookup(keyArch); ok {
+		s, isStr := v.AsString()
+		if !isStr {
+			return f.metaErr(keyArch, "is %s, must be a string", typeName(v))
+		}
+		arch = s
+	}
+	if err := f.checkVocab(); err != nil {
+		return err
+	}
+	if arch == "" {
+		return nil
+	}
+	// load_hparams: GGML_ASSERTs on the expert counts, read as u32 (a
+	// key of another type is an exception, not an abort, so skip it).
+	count := func(name string) uint64 {
+		v, _ := f.Lookup(arch + "." + name)
+		n, _ := v.Interface().(uint32)
+		return uint64(n)
+	}
+	nExpert, nUsed := count("expert_count"), count("expert_used_count")
+	nGroups, nGroupUsed := count("expert_group_count"), count("expert_group_used_count")
+	bad := ""
+	switch {
+	case nExpert > 512:
+		bad = "more than 512 (LLAMA_MAX_EXPERTS) experts"
+	case nUsed > nExpert:
+		bad = "more experts used than there are"
+	case nExpert > 0 && nUsed == 0:
+		bad = "experts but none used"
+	case nExpert > 0 && nGroups >= nExpert:
+		bad = "as many expert groups as experts"
+	case nExpert > 0 && nGroups > 1 && (nExpert%nGroups != 0 || nGroupUsed == 0 || nGroupUsed >= nGroups):
+		bad = "expert groups that do not divide the experts, or used groups not in [1, groups)"
+	case nExpert == 0 && (nUsed != 0 || nGroups != 0):
+		bad = "used experts or expert groups without experts"
+	}
+	if bad != "" {
+		key := arch + ".expert_count"
+		if _, ok := f.Lookup(key); !ok {
+			key = arch + ".expert_used_count"
+			if _, ok := f.Lookup(key); !ok {
+				key = arch + ".expert_group_count"
+			}
+		}
+		return f.metaErr(key, "%s (expert_count %d, expert_used_count %d, expert_group_count %d, expert_group_used_count %d); llama.cpp aborts", bad, nExpert, nUsed, nGroups, nGroupUsed)
+	}
+	key := arch + ".rope.scaling.type"
+	if v, ok := f.Lookup(key); ok {
+		if s, isStr := v.AsString(); isStr {
+			switch s {
+			case "none", "linear", "yarn", "longrope":
+			default:
+				return f.metaErr(key, "unknown RoPE scaling type %q; llama.cpp aborts", s)
+			}
+		}
+	}
+	return nil
+}
+
+func (f *File) checkVocab() error {
+	for _, k := range []string{keyMerges} {
+		if v, ok := f.Lookup(k); ok && !isArrayOf(v, TypeString) && v.Type() != TypeString {
+			return f.metaErr(k, "is %s, must be an array of strings", typeName(v))
+		}
+	}
+	if v, ok := f.Lookup(keyCharsmap); ok && v.Type() != TypeArray {
+		return f.metaErr(keyCharsmap, "is %s, must be an array", typeName(v))
+	}
+	tv, ok := f.Lookup(keyTokens)
+	if !ok {
+		return nil
+	}
+	tokens, isStrs := tv.AsStrings()
+	if !isStrs {
+		if tv.Type() != TypeString {
+			return f.metaErr(keyTokens, "is %s, must be an array of strings", typeName(tv))
+		}
+		s, _ := tv.AsString()
+		tokens = []string{s}
+	}
+	n := len(tokens)
+	// llama.cpp renames an empty token "[EMPTY_<i>]" and asserts that no
+	// two tokens are the same afterwards.
+	seen := make(map[string]int, n)
+	for i, t := range tokens {
+		if t == "" {
+			t = "[EMPTY_" + strconv.Itoa(i) + "]"
+		}
+		if j, dup := seen[t]; dup {
+			return f.metaErr(keyTokens, "tokens %d and %d are both %q; llama.cpp aborts on duplicate tokens", j, i, t)
+		}
+		seen[t] = i
+	}
+	if v, ok := f.Lookup(keyScores); ok {
+		if !isArrayOf(v, TypeFloat32) || v.Len() < n {
+			return f.metaErr(keyScores, "is %s of %d, must be an array of f32 with one score per token (%d)", typeName(v), v.Len(), n)
+		}
+	}
+	if v, ok := f.Lookup(keyTokenType); ok {
+		if !isArrayOf(v, TypeInt32, TypeUint32) || v.Len() < n {
+			return f.metaErr(keyTokenType, "is %s of %d, must be an array of i32 with one type per token (%d)", typeName(v), v.Len(), n)
+		}
+	}
+	model := ""
+	if v, ok := f.Lookup(keyTokModel); ok {
+		model, _ = v.AsString()
+	}
+	// The end-of-generation set is logged with id_to_token[id], unchecked;
+	// eos is the one member that is not found by its text or checked.
+	id, known := eosDefaults[model]
+	if !known {
+		return nil
+	}
+	if v, ok := f.Lookup(keyEOS); ok {
+		if u, isU32 := v.Interface().(uint32); isU32 && uint64(u) < uint64(n) {
+			id = int64(u) // llama.cpp ignores an out-of-range id
+		}
+	}
+	if id >= int64(n) {
+		return f.metaErr(keyTokens, "%d tokens, but the end-of-sequence token is %d (the %s tokenizer's default, as %s does not name a valid one); llama.cpp reads it unchecked", n, id, model, keyEOS)
+	}
+	return nil
+}
