@@ -29,7 +29,7 @@ func Example() {
 	if err := w.AddTensorF32("output.weight", gguf.TypeF16, []uint64{64, 3}, weights); err != nil {
 		log.Fatal(err)
 	}
-	if err := w.AddTensorF32Func("output_norm.weight", gguf.TypeF32, []uint64{64}, func(dst []float32) error {
+	if err := w.AddTensorF32Func("output_norm.weight", gguf.TypeF32, []uint64{64}, func(_ uint64, dst []float32) error {
 		for i := range dst {
 			dst[i] = 1
 		}

@@ -156,9 +156,14 @@ func TestRoundTripTensors(t *testing.T) {
 	require.NoError(t, w.AddTensorF32("bf16", gguf.TypeBF16, []uint64{64, 2, 2}, vals))
 	require.NoError(t, w.AddTensorF32("q8_0", gguf.TypeQ8_0, []uint64{64, 4}, vals))
 	require.NoError(t, w.AddTensor("i8", gguf.TypeI8, []uint64{3, 5}, raw))
-	require.NoError(t, w.AddTensorF32Func("gen", gguf.TypeF16, []uint64{32, 3000}, func(dst []float32) error {
+	var next uint64
+	require.NoError(t, w.AddTensorF32Func("gen", gguf.TypeF16, []uint64{32, 3000}, func(off uint64, dst []float32) error {
+		if off != next {
+			return errors.New("chunks out of order")
+		}
+		next += uint64(len(dst))
 		for i := range dst {
-			dst[i] = 1
+			dst[i] = float32((off + uint64(i)) % 1000)
 		}
 		return nil
 	}))
@@ -195,8 +200,10 @@ func TestRoundTripTensors(t *testing.T) {
 	}
 	gen, err := f.ReadTensorF32("gen")
 	require.NoError(t, err)
-	assert.Len(t, gen, 32*3000)
-	assert.Equal(t, float32(1), gen[len(gen)-1])
+	require.Len(t, gen, 32*3000)
+	for i, x := range gen {
+		require.Equal(t, float32(i%1000), x, "element %d", i)
+	}
 	data, _, err := f.ReadTensor("i8")
 	require.NoError(t, err)
 	assert.Equal(t, raw, data)
@@ -207,9 +214,9 @@ func TestRoundTripTensors(t *testing.T) {
 // The writer streams: a WriteTo writes the same bytes each time.
 func TestWriteToTwice(t *testing.T) {
 	w := gguf.NewWriter()
-	require.NoError(t, w.AddTensorF32Func("t", gguf.TypeQ8_0, []uint64{32, 5000}, func(dst []float32) error {
+	require.NoError(t, w.AddTensorF32Func("t", gguf.TypeQ8_0, []uint64{32, 5000}, func(off uint64, dst []float32) error {
 		for i := range dst {
-			dst[i] = float32(i%7) - 3
+			dst[i] = float32((off+uint64(i))%7) - 3
 		}
 		return nil
 	}))
@@ -286,7 +293,7 @@ func TestTensorFuncWrongSize(t *testing.T) {
 	}
 	w := gguf.NewWriter()
 	boom := errors.New("boom")
-	require.NoError(t, w.AddTensorF32Func("t", gguf.TypeF32, []uint64{4}, func([]float32) error { return boom }))
+	require.NoError(t, w.AddTensorF32Func("t", gguf.TypeF32, []uint64{4}, func(uint64, []float32) error { return boom }))
 	_, err := w.WriteTo(io.Discard)
 	assert.ErrorIs(t, err, boom)
 }

@@ -35,7 +35,7 @@ type wtensor struct {
 	data  []byte
 	fn    func(io.Writer) error
 	f32   []float32
-	f32fn func([]float32) error
+	f32fn func(uint64, []float32) error
 }
 
 // NewWriter returns an empty Writer.
@@ -232,11 +232,11 @@ func (w *Writer) AddTensorF32(name string, typ TensorType, dims []uint64, data [
 const F32Chunk = 1 << 16
 
 // AddTensorF32Func adds a tensor whose elements fill produces when the file
-// is written, encoded as typ (F32, F16, BF16 or Q8_0). fill is called with
-// consecutive chunks of at most F32Chunk elements, in storage order, each a
-// whole number of typ's blocks, and must fill all of each; it is called
-// again from the start on each WriteTo.
-func (w *Writer) AddTensorF32Func(name string, typ TensorType, dims []uint64, fill func(dst []float32) error) error {
+// is written, encoded as typ (F32, F16, BF16 or Q8_0). fill must set all of
+// dst to the elements [off, off+len(dst)) in storage order; it is called
+// with consecutive chunks of at most F32Chunk elements, each a whole number
+// of typ's blocks, starting again from off 0 on each WriteTo.
+func (w *Writer) AddTensorF32Func(name string, typ TensorType, dims []uint64, fill func(off uint64, dst []float32) error) error {
 	t, err := w.newTensor(name, typ, dims)
 	if err != nil {
 		return err
@@ -365,16 +365,15 @@ func (w *Writer) WriteTo(out io.Writer) (int64, error) {
 				chunk = make([]float32, F32Chunk)
 				enc = make([]byte, F32Chunk*4)
 			}
-			for left := t.Elements(); left > 0 && err == nil; {
-				k := min(left, F32Chunk)
-				c := chunk[:k]
-				if err = t.f32fn(c); err != nil {
+			for off, total := uint64(0), t.Elements(); off < total && err == nil; {
+				c := chunk[:min(total-off, F32Chunk)]
+				if err = t.f32fn(off, c); err != nil {
 					err = fmt.Errorf("gguf: tensor %q: %w", t.Name, err)
 					break
 				}
 				n := EncodeF32(enc, t.Type, c)
 				_, err = bw.Write(enc[:n])
-				left -= k
+				off += uint64(len(c))
 			}
 		}
 		if err != nil {
