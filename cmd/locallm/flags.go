@@ -42,7 +42,12 @@ func (f *modelFlags) options() (llamacpp.Options, error) {
 	if f.model == "" {
 		return llamacpp.Options{}, usageError("-model is required")
 	}
-	o := llamacpp.Options{
+	return f.values(), nil
+}
+
+// values returns the flags as Options, without checking them.
+func (f *modelFlags) values() llamacpp.Options {
+	return llamacpp.Options{
 		ModelPath: f.model,
 		Model: llamacpp.ModelOptions{
 			GPULayers: f.gpuLayers, NoMmap: f.noMmap, BackendDir: f.backendDir,
@@ -53,7 +58,6 @@ func (f *modelFlags) options() (llamacpp.Options, error) {
 		},
 		ChatTemplate: f.template,
 	}
-	return o, nil
 }
 
 // genFlags are the generation parameters as flags. The CLI's sampling

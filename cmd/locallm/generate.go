@@ -15,17 +15,36 @@ import (
 func init() {
 	register(&command{
 		name:    "generate",
-		summary: "Generate text from a prompt or chat messages.\n\nWith one generation, stdout holds exactly the generated text, streamed as it comes.\nWith several, each is one JSON line: {\"generation\": i, \"text\": ..., \"finish_reason\": ...}.",
-		usage:   "-model FILE (-prompt TEXT | -messages FILE) [flags]",
+		summary: generateSummary,
+		usage:   "-model FILE (-prompt TEXT | -messages FILE | -input IN.jsonl -output OUT.jsonl) [flags]",
 		setup:   setupGenerate,
 	})
 }
 
+const generateSummary = `Generate text from a prompt or chat messages, or for every row of a JSONL file.
+
+With one generation, stdout holds exactly the generated text, streamed as it comes.
+With several, each is one JSON line: {"generation": i, "text": ..., "finish_reason": ...}.
+
+With -input IN.jsonl -output OUT.jsonl, each input line is a row
+  {"id": ..., "prompt": ... | "messages": [...], "structured_output": {...},
+   "generation_params": {...}, "num_generations": n}
+(id and prompt or messages required; the id a unique string or number) and each
+finished row is appended to OUT.jsonl, in the order rows finish, as
+  {"id": ..., "generations": [...], "finish_reasons": [...], "statistics": {...},
+   "valid": [...], "validation_errors": [...]}
+Run the same command again after a crash or Ctrl-C to resume: rows already in
+OUT.jsonl are skipped. Bad rows go, with their line number, to
+OUT.jsonl.errors.jsonl and the job goes on. -shard I/N runs one part of the rows.
+-config FILE reads the settings from a YAML run file; -dump-config prints them.`
+
 func setupGenerate(fs *flag.FlagSet) func(context.Context, []string) error {
 	var mf modelFlags
 	var gf genFlags
+	var jf jobFlags
 	mf.register(fs)
 	gf.register(fs)
+	jf.register(fs)
 	prompt := fs.String("prompt", "", "raw prompt")
 	messages := fs.String("messages", "", "JSON file with chat messages: [{\"role\": ..., \"content\": ...}, ...]")
 	stats := fs.Bool("stats", false, "print one JSON line of statistics on stderr")
@@ -33,11 +52,25 @@ func setupGenerate(fs *flag.FlagSet) func(context.Context, []string) error {
 		if len(args) > 0 {
 			return usageError("unexpected arguments %q", args)
 		}
-		opts, err := mf.options()
+		settings, err := effectiveSettings(fs, jf.config, settingsFromFlags(&mf, &gf, &jf))
 		if err != nil {
-			return err
+			return &exitError{code: 2, err: err}
 		}
-		params := gf.params()
+		if jf.dumpConfig {
+			return dumpRunFile(stdout, settings)
+		}
+		single := *prompt != "" || *messages != ""
+		if settings.Input != "" || (settings.Output != "" && !single) {
+			if single {
+				return usageError("give -prompt or -messages, or -input, not both")
+			}
+			return runGenerateJob(ctx, settings, jf.quiet, *stats)
+		}
+		opts := settings.Model
+		if opts.ModelPath == "" {
+			return usageError("-model is required")
+		}
+		params := settings.Params
 		if err := params.Validate(); err != nil {
 			return &exitError{code: 2, err: err}
 		}
@@ -56,7 +89,7 @@ func setupGenerate(fs *flag.FlagSet) func(context.Context, []string) error {
 				return fmt.Errorf("-messages %s: %w", *messages, err)
 			}
 		default:
-			return usageError("-prompt or -messages is required")
+			return usageError("-prompt, -messages or -input is required")
 		}
 		start := time.Now()
 		l, err := llamacpp.Open(ctx, opts)
@@ -64,7 +97,7 @@ func setupGenerate(fs *flag.FlagSet) func(context.Context, []string) error {
 			return err
 		}
 		defer l.Close()
-		n := gf.numGen
+		n := max(settings.NumGenerations, 1)
 		var stream func(llm.Chunk)
 		if n == 1 {
 			stream = func(c llm.Chunk) { fmt.Fprint(stdout, c.Text) }

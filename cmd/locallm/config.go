@@ -1,0 +1,217 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/locallm/locallm/llamacpp"
+	"github.com/locallm/locallm/llm"
+)
+
+// runFile is a generate job's run file (--config FILE), and what
+// --dump-config prints. The llm section is an llm.Config, as the library
+// saves and re-creates LLMs; the rest are the job's own settings. Every
+// field takes the library's meaning: a generation parameter left out is
+// its zero value, which llm.GenerationParams documents (temperature 0 is
+// greedy, seed 0 a fixed seed), not the CLI's flag default.
+//
+//	llm:
+//	  type: llamacpp
+//	  config:
+//	    model_path: model.gguf
+//	    context: {context_size: 4096, sequences: 16}
+//	generation:
+//	  max_new_tokens: 256
+//	  temperature: 0.7
+//	  seed: 42
+//	num_generations: 2
+//	input: prompts.jsonl
+//	output: out.jsonl
+//	shard: 0/4
+type runFile struct {
+	LLM            llm.Config           `yaml:"llm"`
+	Generation     llm.GenerationParams `yaml:"generation,omitempty"`
+	NumGenerations int                  `yaml:"num_generations,omitempty"`
+	Input          string               `yaml:"input,omitempty"`
+	Output         string               `yaml:"output,omitempty"`
+	Shard          string               `yaml:"shard,omitempty"`
+	ShardCount     int                  `yaml:"shard_count,omitempty"`
+}
+
+// jobSettings are a generate job's effective settings, from a run file, the
+// flags, or both.
+type jobSettings struct {
+	Model          llamacpp.Options
+	Params         llm.GenerationParams
+	NumGenerations int
+	Input, Output  string
+	Shard          string
+	ShardCount     int
+}
+
+// jobFlags are the flags of a JSONL job.
+type jobFlags struct {
+	input, output string
+	shard         string
+	shardCount    int
+	quiet         bool
+	config        string
+	dumpConfig    bool
+}
+
+func (j *jobFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&j.input, "input", "", "JSONL file of rows to run, one JSON object per line (see the README)")
+	fs.StringVar(&j.output, "output", "", "JSONL file the finished rows are appended to; run again to resume")
+	fs.StringVar(&j.shard, "shard", "", "run shard I/N only: the rows whose id hashes (FNV-1a) to I mod N (default from $"+envK8sIndex+" or $"+envSlurmIndex+")")
+	fs.IntVar(&j.shardCount, "shard-count", 0, "shard count N when the index comes from the environment (default $"+envSlurmCount+")")
+	fs.BoolVar(&j.quiet, "quiet", false, "no progress on stderr")
+	fs.StringVar(&j.config, "config", "", "YAML run file with the model, generation and job settings; flags given explicitly override it")
+	fs.BoolVar(&j.dumpConfig, "dump-config", false, "print the effective run file as YAML and exit")
+}
+
+// settingsFromFlags reads every flag's value, default or not.
+func settingsFromFlags(mf *modelFlags, gf *genFlags, jf *jobFlags) jobSettings {
+	return jobSettings{
+		Model: mf.values(), Params: gf.params(), NumGenerations: gf.numGen,
+		Input: jf.input, Output: jf.output, Shard: jf.shard, ShardCount: jf.shardCount,
+	}
+}
+
+// configFlags maps each flag that a run file can also set to the copy of
+// its value from the flags' settings to the file's. flagsNotInConfig lists
+// the others; a test checks that every flag of generate is in one of the two.
+var configFlags = map[string]func(dst, src *jobSettings){
+	"model":             func(d, s *jobSettings) { d.Model.ModelPath = s.Model.ModelPath },
+	"threads":           func(d, s *jobSettings) { d.Model.Context.Threads = s.Model.Context.Threads },
+	"ctx":               func(d, s *jobSettings) { d.Model.Context.ContextSize = s.Model.Context.ContextSize },
+	"batch":             func(d, s *jobSettings) { d.Model.Context.BatchSize = s.Model.Context.BatchSize },
+	"parallel":          func(d, s *jobSettings) { d.Model.Context.Sequences = s.Model.Context.Sequences },
+	"cache-type":        func(d, s *jobSettings) { d.Model.Context.CacheType = s.Model.Context.CacheType },
+	"flash-attn":        func(d, s *jobSettings) { d.Model.Context.FlashAttention = s.Model.Context.FlashAttention },
+	"gpu-layers":        func(d, s *jobSettings) { d.Model.Model.GPULayers = s.Model.Model.GPULayers },
+	"no-mmap":           func(d, s *jobSettings) { d.Model.Model.NoMmap = s.Model.Model.NoMmap },
+	"backend-dir":       func(d, s *jobSettings) { d.Model.Model.BackendDir = s.Model.Model.BackendDir },
+	"chat-template":     func(d, s *jobSettings) { d.Model.ChatTemplate = s.Model.ChatTemplate },
+	"max-tokens":        func(d, s *jobSettings) { d.Params.MaxNewTokens = s.Params.MaxNewTokens },
+	"temperature":       func(d, s *jobSettings) { d.Params.Temperature = s.Params.Temperature },
+	"top-k":             func(d, s *jobSettings) { d.Params.TopK = s.Params.TopK },
+	"top-p":             func(d, s *jobSettings) { d.Params.TopP = s.Params.TopP },
+	"min-p":             func(d, s *jobSettings) { d.Params.MinP = s.Params.MinP },
+	"typical-p":         func(d, s *jobSettings) { d.Params.TypicalP = s.Params.TypicalP },
+	"repeat-penalty":    func(d, s *jobSettings) { d.Params.RepeatPenalty = s.Params.RepeatPenalty },
+	"presence-penalty":  func(d, s *jobSettings) { d.Params.PresencePenalty = s.Params.PresencePenalty },
+	"frequency-penalty": func(d, s *jobSettings) { d.Params.FrequencyPenalty = s.Params.FrequencyPenalty },
+	"seed":              func(d, s *jobSettings) { d.Params.Seed = s.Params.Seed },
+	"stop":              func(d, s *jobSettings) { d.Params.Stop = append([]string(nil), s.Params.Stop...) },
+	"ignore-eos":        func(d, s *jobSettings) { d.Params.IgnoreEOS = s.Params.IgnoreEOS },
+	"num-generations":   func(d, s *jobSettings) { d.NumGenerations = s.NumGenerations },
+	"input":             func(d, s *jobSettings) { d.Input = s.Input },
+	"output":            func(d, s *jobSettings) { d.Output = s.Output },
+	"shard":             func(d, s *jobSettings) { d.Shard = s.Shard },
+	"shard-count":       func(d, s *jobSettings) { d.ShardCount = s.ShardCount },
+}
+
+// flagsNotInConfig are generate's flags that a run file does not hold: the
+// single-prompt ones and those about this invocation rather than the job.
+var flagsNotInConfig = map[string]bool{
+	"prompt": true, "messages": true, "stats": true, "quiet": true,
+	"config": true, "dump-config": true, "log-level": true,
+}
+
+// effectiveSettings returns the job's settings: the run file at path, if
+// any, with the flags the user set explicitly on top; without a run file,
+// the flags, defaults included.
+func effectiveSettings(fs *flag.FlagSet, path string, fromFlags jobSettings) (jobSettings, error) {
+	if path == "" {
+		return fromFlags, nil
+	}
+	s, err := loadRunFile(path)
+	if err != nil {
+		return jobSettings{}, err
+	}
+	fs.Visit(func(f *flag.Flag) {
+		if set := configFlags[f.Name]; set != nil {
+			set(&s, &fromFlags)
+		}
+	})
+	return s, nil
+}
+
+// loadRunFile reads a run file. Unknown keys are errors, so that a typo does
+// not silently fall back to a default.
+func loadRunFile(path string) (jobSettings, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return jobSettings{}, err
+	}
+	s, err := parseRunFile(data)
+	if err != nil {
+		return jobSettings{}, fmt.Errorf("run file %s: %w", path, err)
+	}
+	return s, nil
+}
+
+func parseRunFile(data []byte) (jobSettings, error) {
+	var rf runFile
+	d := yaml.NewDecoder(bytes.NewReader(data))
+	d.KnownFields(true)
+	if err := d.Decode(&rf); err != nil {
+		if errors.Is(err, io.EOF) {
+			return jobSettings{}, errors.New("empty")
+		}
+		return jobSettings{}, err
+	}
+	s := jobSettings{
+		Params: rf.Generation, NumGenerations: rf.NumGenerations,
+		Input: rf.Input, Output: rf.Output, Shard: rf.Shard, ShardCount: rf.ShardCount,
+	}
+	switch rf.LLM.Type {
+	case llamacpp.TypeName:
+	case "":
+		return jobSettings{}, fmt.Errorf("llm.type is missing: want %s", llamacpp.TypeName)
+	default:
+		return jobSettings{}, fmt.Errorf("llm.type %q: this command runs %s", rf.LLM.Type, llamacpp.TypeName)
+	}
+	if len(rf.LLM.Config) > 0 && string(rf.LLM.Config) != "null" {
+		jd := json.NewDecoder(bytes.NewReader(rf.LLM.Config))
+		jd.DisallowUnknownFields()
+		if err := jd.Decode(&s.Model); err != nil {
+			return jobSettings{}, fmt.Errorf("llm.config: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// runFile returns the settings as a run file.
+func (s jobSettings) runFile() (runFile, error) {
+	raw, err := json.Marshal(s.Model)
+	if err != nil {
+		return runFile{}, err
+	}
+	return runFile{
+		LLM:        llm.Config{Type: llamacpp.TypeName, Config: raw},
+		Generation: s.Params, NumGenerations: s.NumGenerations,
+		Input: s.Input, Output: s.Output, Shard: s.Shard, ShardCount: s.ShardCount,
+	}, nil
+}
+
+// dumpRunFile writes the settings as a YAML run file.
+func dumpRunFile(w io.Writer, s jobSettings) error {
+	rf, err := s.runFile()
+	if err != nil {
+		return err
+	}
+	enc := yaml.NewEncoder(w)
+	enc.SetIndent(2)
+	if err := enc.Encode(rf); err != nil {
+		return err
+	}
+	return enc.Close()
+}

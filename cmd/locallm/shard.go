@@ -1,0 +1,156 @@
+package main
+
+import (
+	"fmt"
+	"hash/fnv"
+	"strconv"
+	"strings"
+)
+
+// shard is one part of a job split across processes: shard Index of Count
+// takes the rows whose id hashes to Index. The zero shard (Count 0) is the
+// whole job.
+//
+// The hash is FNV-1a (64 bits) of the id's key (see idKey) modulo Count, so
+// a row's shard depends on its id alone: not on its line, on the other rows
+// or on the machine. Rows may be added to the input later and earlier rows
+// keep their shard.
+type shard struct {
+	Index, Count int
+}
+
+// whole reports whether s takes every row.
+func (s shard) whole() bool { return s.Count <= 1 }
+
+// has reports whether the row with the given id key belongs to s.
+func (s shard) has(key string) bool {
+	if s.whole() {
+		return true
+	}
+	return shardOf(key, s.Count) == s.Index
+}
+
+// hasLine reports whether a line without a usable id is s's to report: each
+// such line is reported by exactly one shard, (line-1) mod Count.
+func (s shard) hasLine(line int) bool {
+	if s.whole() {
+		return true
+	}
+	return (line-1)%s.Count == s.Index
+}
+
+func (s shard) String() string {
+	if s.Count == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d/%d", s.Index, s.Count)
+}
+
+// shardOf is the shard, of n, that the id key belongs to.
+func shardOf(key string, n int) int {
+	h := fnv.New64a()
+	h.Write([]byte(key))
+	return int(h.Sum64() % uint64(n))
+}
+
+// maxShards bounds the shard count, to catch a swapped I/N.
+const maxShards = 1 << 20
+
+// parseShard reads "I/N" (0 <= I < N). The empty string is the whole job.
+func parseShard(s string) (shard, error) {
+	if s == "" {
+		return shard{}, nil
+	}
+	is, ns, ok := strings.Cut(s, "/")
+	if !ok {
+		return shard{}, fmt.Errorf("bad shard %q: want I/N, as 0/4", s)
+	}
+	i, err1 := strconv.Atoi(strings.TrimSpace(is))
+	n, err2 := strconv.Atoi(strings.TrimSpace(ns))
+	if err1 != nil || err2 != nil {
+		return shard{}, fmt.Errorf("bad shard %q: want I/N with integers, as 0/4", s)
+	}
+	return newShard(i, n)
+}
+
+func newShard(i, n int) (shard, error) {
+	if n < 1 || n > maxShards {
+		return shard{}, fmt.Errorf("bad shard count %d: want 1 to %d", n, maxShards)
+	}
+	if i < 0 || i >= n {
+		return shard{}, fmt.Errorf("bad shard index %d of %d: want 0 to %d", i, n, n-1)
+	}
+	return shard{Index: i, Count: n}, nil
+}
+
+// Environment variables that give a process its shard index and count in
+// array jobs. Kubernetes Indexed Jobs set JOB_COMPLETION_INDEX (the count is
+// the Job's .spec.completions, which the pod does not see: pass
+// --shard-count); Slurm job arrays set SLURM_ARRAY_TASK_ID and
+// SLURM_ARRAY_TASK_COUNT (for --array=0-N only: the IDs must run from 0).
+const (
+	envK8sIndex   = "JOB_COMPLETION_INDEX"
+	envSlurmIndex = "SLURM_ARRAY_TASK_ID"
+	envSlurmCount = "SLURM_ARRAY_TASK_COUNT"
+	envSlurmMin   = "SLURM_ARRAY_TASK_MIN"
+)
+
+// resolveShard works out the shard from the --shard flag, the --shard-count
+// flag (0: not given) and the environment. An explicit --shard wins; then
+// JOB_COMPLETION_INDEX, then SLURM_ARRAY_TASK_ID, whose count comes from
+// --shard-count or else SLURM_ARRAY_TASK_COUNT. With none of them the job is
+// whole. A --shard-count of 1 without an index is the whole job too.
+func resolveShard(flagValue string, count int, getenv func(string) string) (shard, error) {
+	if flagValue != "" {
+		s, err := parseShard(flagValue)
+		if err != nil {
+			return shard{}, err
+		}
+		if count != 0 && count != s.Count {
+			return shard{}, fmt.Errorf("--shard %s disagrees with --shard-count %d", flagValue, count)
+		}
+		return s, nil
+	}
+	index := func(name string) (int, bool, error) {
+		v := strings.TrimSpace(getenv(name))
+		if v == "" {
+			return 0, false, nil
+		}
+		i, err := strconv.Atoi(v)
+		if err != nil {
+			return 0, false, fmt.Errorf("$%s = %q is not an integer", name, v)
+		}
+		return i, true, nil
+	}
+	if i, ok, err := index(envK8sIndex); err != nil {
+		return shard{}, err
+	} else if ok {
+		if count == 0 {
+			return shard{}, fmt.Errorf("$%s is %d but the shard count is unknown: pass --shard-count (the Job's completions)", envK8sIndex, i)
+		}
+		return newShard(i, count)
+	}
+	if i, ok, err := index(envSlurmIndex); err != nil {
+		return shard{}, err
+	} else if ok {
+		if m, ok, err := index(envSlurmMin); err == nil && ok && m != 0 && count == 0 {
+			return shard{}, fmt.Errorf("the Slurm array starts at %d, not 0: use --array=0-N or pass --shard I/N", m)
+		}
+		n := count
+		if n == 0 {
+			c, ok, err := index(envSlurmCount)
+			if err != nil {
+				return shard{}, err
+			}
+			if !ok {
+				return shard{}, fmt.Errorf("$%s is %d but the shard count is unknown: pass --shard-count", envSlurmIndex, i)
+			}
+			n = c
+		}
+		return newShard(i, n)
+	}
+	if count > 1 {
+		return shard{}, fmt.Errorf("--shard-count %d needs a shard index: --shard I/N, $%s or $%s", count, envK8sIndex, envSlurmIndex)
+	}
+	return shard{}, nil
+}
