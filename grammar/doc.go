@@ -1,0 +1,41 @@
+// Package grammar compiles JSON Schema to GBNF, parses GBNF and matches
+// text against it.
+//
+// GBNF is llama.cpp's grammar format (grammars/README.md in llama.cpp): rules
+// of the form name ::= body, with string literals, character classes, rule
+// references, groups, alternation and the repetitions *, +, ?, {m}, {m,} and
+// {m,n}. Every grammar this project hands to llama.cpp is checked here first,
+// because llama.cpp's own parser only prints to stderr and returns NULL, and
+// on some grammars it recurses until the process dies.
+//
+// # Parsing and printing
+//
+// Parse accepts what llama.cpp accepts and rejects what it rejects, so that
+// a grammar that parses here loads in llama_sampler_init_grammar; the
+// exceptions, all rejected here and not there, are listed on Parse. Errors
+// are *SyntaxError values that give the line, column and byte offset, print
+// as name:line:col: message, and unwrap to ErrUndefinedRule, ErrNoRoot,
+// ErrLeftRecursion or ErrLimit where they are not plain syntax errors.
+// Grammar.String prints canonical GBNF that parses back to the same rules.
+//
+// # Matching
+//
+// A Matcher recognises text, fed in any pieces, against the grammar's root
+// rule, over Unicode code points decoded from UTF-8 as llama.cpp matches
+// them; it reports whether the text so far is a complete match and which
+// bytes may come next. Grammar.Accepts matches a whole string. Matching
+// differs from llama.cpp only on text llama.cpp's sampler never produces:
+// invalid UTF-8 and the NUL character are never accepted, and token
+// references (<[id]>, <name>) never match text.
+//
+// # Concurrency
+//
+// A *Grammar is immutable once parsed and safe to share between goroutines.
+// A *Matcher is not: each goroutine needs its own, which Clone makes
+// cheaply; clones share nothing that either one changes.
+//
+// # Panics
+//
+// Nothing in this package panics on bad input: bad grammars, schemas and
+// text are errors.
+package grammar
