@@ -1,0 +1,196 @@
+package grammar
+
+import (
+	"math/big"
+	"math/rand"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestRegexParseErrors(t *testing.T) {
+	for _, tc := range []struct{ name, pattern, want string }{
+		{"lookahead", "a(?=b)", "lookahead"},
+		{"negative lookahead", "a(?!b)", "lookahead"},
+		{"lookbehind", "(?<=a)b", "lookbehind"},
+		{"backreference", `(a)\1`, "backreference"},
+		{"named backreference", `(?<n>a)\k<n>`, "backreference"},
+		{"word boundary", `\bword\b`, "word boundary"},
+		{"unterminated group", "(ab", "unterminated group"},
+		{"unmatched paren", "ab)", "unmatched"},
+		{"unterminated class", "[ab", "unterminated character class"},
+		{"nothing to repeat", "*a", "nothing to repeat"},
+		{"double quantifier", "a**", "nothing to repeat"},
+		{"bad range", "[z-a]", "out of order"},
+		{"python group", "(?P<name>x)", "invalid group"},
+		{"inline flags", "(?i)abc", "invalid group"},
+		{"bad escape", `\a`, "invalid escape"},
+		{"bad count order", "a{3,2}", "out of order"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parseRegex(tc.pattern)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+			var re *RegexError
+			assert.ErrorAs(t, err, &re)
+		})
+	}
+}
+
+func TestRegexMatch(t *testing.T) {
+	for _, tc := range []struct {
+		pattern string
+		search  bool
+		accept  []string
+		reject  []string
+	}{
+		{"^a*$", true, []string{"", "a", "aaa"}, []string{"b", "ab", "aab"}},
+		{"a+", true, []string{"a", "xxaayy", "ba"}, []string{"", "b", "xyz"}},
+		{"^[0-9]{2,3}$", true, []string{"12", "123"}, []string{"1", "1234", "ab"}},
+		{"^(?:ab|cd)+$", true, []string{"ab", "abcd", "cdcd"}, []string{"", "abc", "ba"}},
+		{`^\d+\.\d*$`, true, []string{"1.", "12.5"}, []string{".5", "a.1"}},
+		{`^\p{Letter}+$`, true, []string{"Hello", "π"}, []string{"123", ""}},
+		{`^[^a-c]$`, true, []string{"d", "é"}, []string{"a", "b", "", "dd"}},
+		{`a^b`, true, nil, []string{"ab", "a^b", "b"}},
+		{`^$`, true, []string{""}, []string{"a"}},
+		{`x$`, true, []string{"x", "abx"}, []string{"xa", ""}},
+		{`^.$`, true, []string{"a", "😀"}, []string{"\n", "ab"}},
+		{`\s`, true, []string{" ", "a\u00a0b", "\ufeff"}, []string{"ab"}},
+		{`^\w+$`, true, []string{"ab_9"}, []string{"é", "a-b"}},
+		{`[]`, true, nil, []string{"", "a"}},
+		{`[^]`, true, []string{"a", "\n"}, []string{""}},
+		{`^\cA$`, true, []string{"\x01"}, []string{"c"}},
+		{`^[\d-z]+$`, true, []string{"1-z"}, []string{"a"}},
+		{`^a{2}b?$`, false, []string{"aa", "aab"}, []string{"a", "aaab"}},
+		{`^(a|)$`, true, []string{"", "a"}, []string{"aa"}},
+		{`^\u{1F600}$`, true, []string{"😀"}, []string{"a"}},
+		{`^\uD83D\uDE00$`, true, []string{"😀"}, []string{"a"}},
+	} {
+		t.Run(tc.pattern, func(t *testing.T) {
+			n, err := parseRegex(tc.pattern)
+			require.NoError(t, err)
+			d, err := compileRegexDFA(n, tc.search)
+			require.NoError(t, err)
+			for _, s := range tc.accept {
+				assert.True(t, d.accepts(s), "should accept %q", s)
+			}
+			for _, s := range tc.reject {
+				assert.False(t, d.accepts(s), "should reject %q", s)
+			}
+		})
+	}
+}
+
+func TestDFAOperations(t *testing.T) {
+	re := func(p string) *dfa {
+		n, err := parseRegex(p)
+		require.NoError(t, err)
+		d, err := compileRegexDFA(n, false)
+		require.NoError(t, err)
+		return d
+	}
+	a, b := re("[a-m]+"), re("[h-z]+")
+	and, err := dfaAnd(a, b)
+	require.NoError(t, err)
+	assert.True(t, and.accepts("hij"))
+	assert.False(t, and.accepts("abc"))
+	not, err := dfaNot(a)
+	require.NoError(t, err)
+	assert.True(t, not.accepts(""))
+	assert.True(t, not.accepts("az"))
+	assert.False(t, not.accepts("am"))
+	assert.True(t, re("a|b").equal(re("[ab]")))
+	assert.False(t, re("a|b").equal(re("[abc]")))
+	words, ok := re("(x|y)(1|2)").finiteWords(10)
+	require.True(t, ok)
+	assert.ElementsMatch(t, []string{"x1", "x2", "y1", "y2"}, words)
+	_, ok = re("x+").finiteWords(10)
+	assert.False(t, ok)
+	l, err := lengthDFA(2, 3)
+	require.NoError(t, err)
+	assert.True(t, l.accepts("ab") && l.accepts("π😀x"))
+	assert.False(t, l.accepts("a") || l.accepts("abcd"))
+}
+
+// randomDecimal returns a short random decimal, sometimes negative.
+func randomDecimal(rng *rand.Rand) string {
+	var b strings.Builder
+	if rng.Intn(3) == 0 {
+		b.WriteByte('-')
+	}
+	for i, n := 0, 1+rng.Intn(4); i < n; i++ {
+		b.WriteByte(byte('0' + rng.Intn(10)))
+	}
+	if rng.Intn(2) == 0 {
+		b.WriteByte('.')
+		for i, n := 0, 1+rng.Intn(3); i < n; i++ {
+			b.WriteByte(byte('0' + rng.Intn(10)))
+		}
+	}
+	return b.String()
+}
+
+func canon(t *testing.T, s string) (string, *big.Rat) {
+	r, ok := new(big.Rat).SetString(s)
+	require.True(t, ok, s)
+	c, ok := canonicalNumber(r)
+	require.True(t, ok)
+	return c, r
+}
+
+func TestNumberCompareExhaustive(t *testing.T) {
+	rng := rand.New(rand.NewSource(1))
+	for range 300 {
+		bs := randomDecimal(rng)
+		_, bound := canon(t, bs)
+		for _, op := range []cmpOp{opGT, opGE, opLT, opLE} {
+			set, err := numCompare(op, bound)
+			require.NoError(t, err)
+			for range 60 {
+				xs := randomDecimal(rng)
+				c, x := canon(t, xs)
+				cmp := x.Cmp(bound)
+				want := map[cmpOp]bool{opGT: cmp > 0, opGE: cmp >= 0, opLT: cmp < 0, opLE: cmp <= 0}[op]
+				got := set != nil && set.d.accepts(c)
+				require.Equal(t, want, got, "%s op%d %s (canonical %s)", xs, op, bs, c)
+			}
+		}
+	}
+}
+
+func TestNumberMultipleOf(t *testing.T) {
+	rng := rand.New(rand.NewSource(2))
+	for _, ms := range []string{"2", "1.5", "0.0001", "0.01", "7", "1e-8", "2.5", "0.3"} {
+		_, m := canon(t, ms)
+		set, err := numMultipleOf(m)
+		require.NoError(t, err, ms)
+		for range 500 {
+			xs := randomDecimal(rng)
+			c, x := canon(t, xs)
+			q := new(big.Rat).Quo(x, m)
+			require.Equal(t, q.IsInt(), set.d.accepts(c), "%s multipleOf %s", xs, ms)
+		}
+	}
+	_, huge := canon(t, "0.123456789")
+	_, err := numMultipleOf(huge)
+	assert.ErrorIs(t, err, ErrTooComplex)
+}
+
+func TestCanonicalNumber(t *testing.T) {
+	for in, want := range map[string]string{
+		"1.0": "1", "-0": "0", "-0.0": "0", "1e2": "100", "1.50": "1.5", "0.0075": "0.0075",
+		"-2.0": "-2", "1E-3": "0.001", "12.3400e1": "123.4",
+	} {
+		c, _ := canon(t, in)
+		assert.Equal(t, want, c, in)
+	}
+	initCanon()
+	for _, s := range []string{"0", "1", "-1", "0.5", "-0.5", "10.01"} {
+		assert.True(t, canonNumDFA.accepts(s), s)
+	}
+	for _, s := range []string{"-0", "01", "1.0", "1.", ".5", "1e5", "--1"} {
+		assert.False(t, canonNumDFA.accepts(s), s)
+	}
+}

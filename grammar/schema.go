@@ -1,0 +1,165 @@
+package grammar
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// Whitespace selects the white space a compiled grammar allows between
+// JSON tokens.
+type Whitespace int
+
+const (
+	// WhitespaceCompact allows none: the output is compact JSON. It is the
+	// default, and the cheapest for a model to produce.
+	WhitespaceCompact Whitespace = iota
+	// WhitespaceFlexible allows any run of JSON white space (space, tab,
+	// newline, carriage return) between tokens. A model may then loop on
+	// white space; prefer WhitespaceBounded for generation.
+	WhitespaceFlexible
+	// WhitespaceBounded allows up to SchemaOptions.MaxWhitespace white
+	// space characters between tokens.
+	WhitespaceBounded
+)
+
+// PropertyOrder selects the order in which an object's named properties
+// must appear. Properties that are not named (patternProperties,
+// additionalProperties) always come after the named ones.
+type PropertyOrder int
+
+const (
+	// PropertyOrderSchema keeps the order of "properties" in the schema
+	// (then names that are only "required", in that order). The default:
+	// schema authors put properties in the order a model should fill
+	// them in (reasoning before answer).
+	PropertyOrderSchema PropertyOrder = iota
+	// PropertyOrderRequiredFirst puts required properties first, each
+	// group in schema order.
+	PropertyOrderRequiredFirst
+	// PropertyOrderSorted sorts names by their UTF-8 bytes.
+	PropertyOrderSorted
+)
+
+// SchemaOptions configures CompileSchema. The zero value is the default
+// everywhere; a nil *SchemaOptions means the zero value.
+type SchemaOptions struct {
+	// Whitespace between tokens; default WhitespaceCompact.
+	Whitespace Whitespace
+	// MaxWhitespace bounds the white space run of WhitespaceBounded;
+	// 0 means 20.
+	MaxWhitespace int
+	// PropertyOrder of named object members; default PropertyOrderSchema.
+	PropertyOrder PropertyOrder
+	// Lenient approximates, from above, the keywords a grammar cannot
+	// express (uniqueItems beyond small finite cases, format "regex", a
+	// pattern with lookarounds, a complement that needs "some property
+	// breaks additionalProperties", ...), so that the grammar accepts a
+	// superset of the valid documents; the caller must validate the output
+	// (see Validator). By default (strict) such keywords are an error
+	// naming the keyword and its JSON pointer, and every document the
+	// grammar accepts is valid.
+	Lenient bool
+	// FormatAssertion makes "format" a constraint, as the 2020-12 format
+	// assertion vocabulary does: date, time, date-time, duration, uuid,
+	// email, hostname, ipv4, ipv6, uri, uri-reference, json-pointer,
+	// relative-json-pointer and uri-template are compiled; unknown formats
+	// are ignored. Default false: "format" is an annotation, as JSON
+	// Schema 2020-12 specifies by default.
+	FormatAssertion bool
+	// Loader fetches documents that $ref names outside the schema, by
+	// absolute URI without fragment. Default nil: such references are an
+	// error. The compiler never uses the network itself.
+	Loader func(uri string) ([]byte, error)
+}
+
+// ErrNoValue is wrapped by the *SchemaError returned for a schema that no
+// JSON value satisfies (false, or contradictory keywords).
+var ErrNoValue = errors.New("grammar: no JSON value satisfies the schema")
+
+// CompileSchema compiles a JSON Schema document to a GBNF grammar in
+// llama.cpp's dialect whose language is the compact JSON (or with white
+// space, per opts) serialisations of the values the schema accepts.
+//
+// Drafts 4, 6, 7, 2019-09 and 2020-12 are read (by $schema; 2020-12 when
+// absent). Numbers in the schema are kept exact. Strings in the output are
+// matched as decoded code points; where a string is constrained (pattern,
+// format, enum, lengths with a pattern) the grammar admits one spelling per
+// character: raw where JSON allows, else \" \\ \b \f \n \r \t or \u00xx.
+// Numbers are written without exponent and, where constrained, in their
+// shortest form (no trailing fraction zeros, no "-0"). Integers are written
+// without a fraction.
+//
+// The grammar is checked with Parse before it is returned, so llama.cpp
+// always receives a grammar it accepts. Errors are *SchemaError values
+// naming the JSON pointer (and keyword) at fault.
+func CompileSchema(schema []byte, opts *SchemaOptions) (string, error) {
+	root, err := decodeJSON(schema)
+	if err != nil {
+		return "", &SchemaError{Msg: err.Error(), Err: err}
+	}
+	return compileRoot(root, opts)
+}
+
+// CompileSchemaValue is CompileSchema for a schema given as a Go value: a
+// map[string]any or []byte/json.RawMessage, or any value that
+// encoding/json marshals to a schema (such as *jsonschema.Schema from
+// invopop/jsonschema). Go maps have no order, so with PropertyOrderSchema
+// the properties of a map appear sorted.
+func CompileSchemaValue(v any, opts *SchemaOptions) (string, error) {
+	switch b := v.(type) {
+	case []byte:
+		return CompileSchema(b, opts)
+	case json.RawMessage:
+		return CompileSchema(b, opts)
+	}
+	root, err := toJSONValue(v)
+	if err != nil {
+		return "", &SchemaError{Msg: err.Error(), Err: err}
+	}
+	return compileRoot(root, opts)
+}
+
+func compileRoot(root any, opts *SchemaOptions) (string, error) {
+	if opts == nil {
+		opts = &SchemaOptions{}
+	}
+	c, n, err := buildRoot(root, opts)
+	if err != nil {
+		return "", err
+	}
+	empty, err := c.isEmpty(n)
+	if err != nil {
+		return "", err
+	}
+	if empty {
+		return "", &SchemaError{Msg: "no JSON value satisfies the schema", Err: ErrNoValue}
+	}
+	e := newEmitter(c)
+	if err := e.emitRoot(n); err != nil {
+		return "", err
+	}
+	text := e.text()
+	if _, err := Parse("schema", text); err != nil {
+		return "", fmt.Errorf("grammar: internal error: the compiled grammar does not parse: %w", err)
+	}
+	return text, nil
+}
+
+// buildRoot loads the document and returns the compiler and root node.
+func buildRoot(root any, opts *SchemaOptions) (*compiler, *snode, error) {
+	reg := newRegistry(opts.Loader)
+	top, err := reg.addDoc(rootURI, root)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !isSchemaValue(root) {
+		return nil, nil, &SchemaError{Msg: "a schema must be an object or a boolean"}
+	}
+	c := newCompiler(*opts, reg)
+	n, err := c.schemaNode(top, false, nil)
+	if err != nil {
+		return nil, nil, &SchemaError{Msg: err.Error(), Err: err}
+	}
+	return c, n, nil
+}
