@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 
@@ -36,13 +37,13 @@ import (
 //	output: out.jsonl
 //	shard: 0/4
 type runFile struct {
-	LLM            llm.Config           `yaml:"llm"`
-	Generation     llm.GenerationParams `yaml:"generation,omitempty"`
-	NumGenerations int                  `yaml:"num_generations,omitempty"`
-	Input          string               `yaml:"input,omitempty"`
-	Output         string               `yaml:"output,omitempty"`
-	Shard          string               `yaml:"shard,omitempty"`
-	ShardCount     int                  `yaml:"shard_count,omitempty"`
+	LLM            llm.Config           `json:"llm" yaml:"llm"`
+	Generation     llm.GenerationParams `json:"generation" yaml:"generation,omitempty"`
+	NumGenerations int                  `json:"num_generations,omitempty" yaml:"num_generations,omitempty"`
+	Input          string               `json:"input,omitempty" yaml:"input,omitempty"`
+	Output         string               `json:"output,omitempty" yaml:"output,omitempty"`
+	Shard          string               `json:"shard,omitempty" yaml:"shard,omitempty"`
+	ShardCount     int                  `json:"shard_count,omitempty" yaml:"shard_count,omitempty"`
 }
 
 // jobSettings are a generate job's effective settings, from a run file, the
@@ -202,16 +203,106 @@ func (s jobSettings) runFile() (runFile, error) {
 	}, nil
 }
 
-// dumpRunFile writes the settings as a YAML run file.
+// dumpRunFile writes the settings as a YAML run file. The YAML is built
+// from the settings' JSON, key order kept and empty mappings left out,
+// rather than by yaml.v3's own encoder, which writes a string of newlines
+// alone (the stop sequence "\n\n") as a block scalar it reads back shorter.
 func dumpRunFile(w io.Writer, s jobSettings) error {
 	rf, err := s.runFile()
 	if err != nil {
 		return err
 	}
+	data, err := json.Marshal(rf)
+	if err != nil {
+		return err
+	}
+	d := json.NewDecoder(bytes.NewReader(data))
+	d.UseNumber()
+	n, err := yamlNodeOf(d)
+	if err != nil {
+		return err
+	}
 	enc := yaml.NewEncoder(w)
 	enc.SetIndent(2)
-	if err := enc.Encode(rf); err != nil {
+	if err := enc.Encode(n); err != nil {
 		return err
 	}
 	return enc.Close()
+}
+
+// yamlNodeOf reads one JSON value from d as a YAML node.
+func yamlNodeOf(d *json.Decoder) (*yaml.Node, error) {
+	tok, err := d.Token()
+	if err != nil {
+		return nil, err
+	}
+	scalar := func(tag, v string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: tag, Value: v} }
+	switch t := tok.(type) {
+	case json.Delim:
+		if t == '[' {
+			n := &yaml.Node{Kind: yaml.SequenceNode}
+			for d.More() {
+				c, err := yamlNodeOf(d)
+				if err != nil {
+					return nil, err
+				}
+				n.Content = append(n.Content, c)
+			}
+			_, err := d.Token()
+			return n, err
+		}
+		n := &yaml.Node{Kind: yaml.MappingNode}
+		for d.More() {
+			k, err := d.Token()
+			if err != nil {
+				return nil, err
+			}
+			v, err := yamlNodeOf(d)
+			if err != nil {
+				return nil, err
+			}
+			if v.Kind == yaml.MappingNode && len(v.Content) == 0 {
+				continue
+			}
+			n.Content = append(n.Content, scalar("!!str", k.(string)), v)
+		}
+		_, err := d.Token()
+		return n, err
+	case string:
+		n := scalar("!!str", t)
+		if needsQuotes(t) {
+			n.Style = yaml.DoubleQuotedStyle
+		}
+		return n, nil
+	case json.Number:
+		if strings.ContainsAny(string(t), ".eE") {
+			return scalar("!!float", string(t)), nil
+		}
+		return scalar("!!int", string(t)), nil
+	case bool:
+		return scalar("!!bool", fmt.Sprint(t)), nil
+	case nil:
+		return scalar("!!null", "null"), nil
+	}
+	return nil, fmt.Errorf("unexpected JSON token %v", tok)
+}
+
+// needsQuotes reports whether a string must be double-quoted in YAML: it
+// holds line breaks, tabs or edge spaces, or, written plain, it would read
+// as something else (a number, null, or a YAML 1.1 boolean such as off,
+// which Python's PyYAML reads as False).
+func needsQuotes(s string) bool {
+	if s == "" || strings.ContainsAny(s, "\n\r\t") || strings.TrimSpace(s) != s {
+		return true
+	}
+	switch strings.ToLower(s) {
+	case "y", "n", "yes", "no", "on", "off", "true", "false", "null", "~":
+		return true
+	}
+	var v any
+	if err := yaml.Unmarshal([]byte(s), &v); err != nil {
+		return true
+	}
+	str, ok := v.(string)
+	return !ok || str != s
 }

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// fakeClock is a clock the test moves.
+type fakeClock struct{ t time.Time }
+
+func (c *fakeClock) now() time.Time { return c.t }
+
+func TestProgressLines(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}
+	p := &progress{mode: progressOff, now: clock.now}
+	p.begin(500, 100, 2) // 100 done and 2 bad before this run
+	assert.Equal(t, "locallm: 102/500 rows (20.4%), 2 failed, 0.0 tokens/s, elapsed 0s, ETA ?", p.plainLine())
+
+	clock.t = clock.t.Add(62 * time.Second)
+	p.addDone(98)
+	p.addTokens(6200)
+	assert.Equal(t, "locallm: 200/500 rows (40.0%), 2 failed, 100.0 tokens/s, elapsed 1m02s, ETA 3m10s", p.plainLine())
+	assert.Equal(t, "[####################..............................] 200/500  40% 100 tok/s ETA 3m10s (2 failed)", p.barLine(120))
+	assert.Equal(t, "[###########.................] 200/500  40% 100 tok/s ETA 3m10s (2 failed)", p.barLine(75))
+	assert.Equal(t, "200/500  40% 100 tok/s ETA 3m10s (2 failed)", p.barLine(40), "too narrow for a bar")
+
+	p.addDone(300)
+	assert.Equal(t, "locallm: 500/500 rows (100.0%), 2 failed, 100.0 tokens/s, elapsed 1m02s, ETA 0s", p.plainLine())
+}
+
+func TestShortDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		0: "0s", 1400 * time.Millisecond: "1s", 59 * time.Second: "59s", 61 * time.Second: "1m01s",
+		3599 * time.Second: "59m59s", 2*time.Hour + 7*time.Minute + 30*time.Second: "2h07m",
+	} {
+		assert.Equal(t, want, shortDuration(d), "%v", d)
+	}
+}
+
+// In a pipe (any writer that is not a terminal) progress is plain lines,
+// one per interval and a last one at the end.
+func TestProgressPlainInAPipe(t *testing.T) {
+	r, w, err := os.Pipe()
+	require.NoError(t, err)
+	defer r.Close()
+	p := newProgress(w, false)
+	require.Equal(t, progressPlain, p.mode)
+	p.every = 30 * time.Millisecond
+	p.begin(10, 0, 0)
+	p.addDone(4)
+	p.addTokens(40)
+	time.Sleep(100 * time.Millisecond)
+	p.addDone(6)
+	p.end()
+	p.end() // a second end does nothing
+	w.Close()
+	var out bytes.Buffer
+	out.ReadFrom(r)
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	require.GreaterOrEqual(t, len(lines), 2, "%q", out.String())
+	re := regexp.MustCompile(`^locallm: \d+/10 rows \(\d+\.\d%\), \d+\.\d tokens/s, elapsed \d+s, ETA (\d+s|\?)$`)
+	for _, l := range lines {
+		assert.Regexp(t, re, l)
+	}
+	assert.NotContains(t, out.String(), "\r", "no carriage returns in a pipe")
+	assert.True(t, strings.HasPrefix(lines[len(lines)-1], "locallm: 10/10 rows (100.0%)"), lines[len(lines)-1])
+
+	q := newProgress(w, true)
+	assert.Equal(t, progressOff, q.mode, "--quiet")
+}
+
+func TestProgressBarRedraws(t *testing.T) {
+	var b bytes.Buffer
+	p := &progress{w: &b, mode: progressBar, every: 20 * time.Millisecond, now: time.Now, width: func() int { return 80 }}
+	p.begin(4, 0, 0)
+	p.addDone(2)
+	time.Sleep(60 * time.Millisecond)
+	p.addDone(2)
+	p.end()
+	s := b.String()
+	assert.True(t, strings.HasPrefix(s, "\r["), "%q", s)
+	assert.True(t, strings.HasSuffix(s, "4/4 100% 0 tok/s ETA 0s\x1b[K\n"), "%q", s)
+	assert.Equal(t, 1, strings.Count(s, "\n"), "one newline, at the end")
+	for _, frame := range strings.Split(strings.TrimSuffix(s, "\n"), "\r")[1:] {
+		assert.LessOrEqual(t, len(strings.TrimSuffix(frame, "\x1b[K")), 79)
+	}
+}
