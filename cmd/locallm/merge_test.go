@@ -11,7 +11,9 @@ import (
 )
 
 func TestMerge(t *testing.T) {
-	row := func(id string) string { return `{"id":` + id + `,"generations":["g"],"finish_reasons":["eos"],"statistics":{"input_tokens":1,"output_tokens":[1]}}` }
+	row := func(id string) string {
+		return `{"id":` + id + `,"generations":["g"],"finish_reasons":["eos"],"statistics":{"input_tokens":1,"output_tokens":[1]}}`
+	}
 	for _, tc := range []struct {
 		name         string
 		shards       [][]string // lines of each shard file
