@@ -363,8 +363,9 @@ func (s *scheduler) sample(r *run, q *seqState, idx int) {
 		return
 	}
 	q.nOut++
+	before := len(q.text)
 	q.text = append(q.text, s.model.piece(s.pieceBuf, tok, false)...)
-	if cut, ok := findStop(q.text, r.job.params.Stop); ok {
+	if cut, ok := findStop(q.text, before, r.job.params.Stop); ok {
 		q.text = q.text[:cut]
 		s.finish(r, q, llm.FinishStop)
 		return
@@ -387,9 +388,7 @@ func (s *scheduler) emit(r *run, q *seqState, final bool) {
 	end := len(q.text)
 	if !final {
 		end -= heldBack(q.text, r.job.params.Stop)
-		for end > q.emitted && !utf8.Valid(q.text[q.emitted:end]) && len(q.text)-end < utf8.UTFMax {
-			end--
-		}
+		end -= incompleteUTF8(q.text[:end])
 	}
 	if end < q.emitted {
 		end = q.emitted
@@ -455,15 +454,43 @@ func (s *scheduler) compact() {
 	s.running = kept
 }
 
-// findStop returns where the first stop sequence starts in text.
-func findStop(text []byte, stops []string) (int, bool) {
+// findStop returns where the first stop sequence starts in text, looking
+// only at matches that end after the first `old` bytes (earlier ones were
+// looked for before), so that a generation costs linear time.
+func findStop(text []byte, old int, stops []string) (int, bool) {
 	best := -1
 	for _, st := range stops {
-		if i := bytes.Index(text, []byte(st)); i >= 0 && (best < 0 || i < best) {
-			best = i
+		from := max(0, old-len(st)+1)
+		if i := bytes.Index(text[from:], []byte(st)); i >= 0 && (best < 0 || from+i < best) {
+			best = from + i
 		}
 	}
 	return best, best >= 0
+}
+
+// incompleteUTF8 is the length of a UTF-8 sequence cut short at the end of
+// b (a token can end inside a character); such bytes are streamed with the
+// next token.
+func incompleteUTF8(b []byte) int {
+	for n := 1; n < utf8.UTFMax && n <= len(b); n++ {
+		c := b[len(b)-n]
+		if c < 0x80 {
+			return 0 // ASCII: complete
+		}
+		if c >= 0xC0 { // a leading byte: how long should its sequence be?
+			want := 2
+			if c >= 0xF0 {
+				want = 4
+			} else if c >= 0xE0 {
+				want = 3
+			}
+			if want > n {
+				return n
+			}
+			return 0
+		}
+	}
+	return 0
 }
 
 // heldBack is the length of the longest suffix of text that is a proper
