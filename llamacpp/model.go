@@ -8,17 +8,16 @@ package llamacpp
 import "C"
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"runtime"
 	"strings"
 	"sync"
 	"unsafe"
 
+	"github.com/locallm/locallm/llamacpp/gguf"
 	"github.com/locallm/locallm/llm"
 )
 
@@ -159,16 +158,12 @@ func checkModelFile(path string) error {
 	return checkGGUF(path)
 }
 
-// checkGGUF reads the magic bytes.
+// checkGGUF checks the file's structure in Go (header, metadata, tensor
+// table, data extents, and what llama.cpp's loader would abort on) before
+// llama.cpp reads it.
 func checkGGUF(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrLoad, err)
-	}
-	defer f.Close()
-	magic := make([]byte, 4)
-	if _, err := io.ReadFull(f, magic); err != nil || !bytes.Equal(magic, []byte("GGUF")) {
-		return fmt.Errorf("%w: %s is not a GGUF file (no GGUF magic)", ErrLoad, path)
+	if err := gguf.Check(path); err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrLoad, path, err)
 	}
 	return nil
 }
