@@ -60,6 +60,9 @@ func setupGenerate(fs *flag.FlagSet) func(context.Context, []string) error {
 			return dumpRunFile(stdout, settings)
 		}
 		single := *prompt != "" || *messages != ""
+		if single && jf.output != "" {
+			return usageError("-output is for -input jobs; with -prompt or -messages the text goes to stdout")
+		}
 		if settings.Input != "" || (settings.Output != "" && !single) {
 			if single {
 				return usageError("give -prompt or -messages, or -input, not both")
