@@ -83,6 +83,22 @@ func (a *nfa) wire(n *reNode, s, e int32) error {
 		a.add(s, nfaEdge{kind: nfaBegin, to: e})
 	case reEnd:
 		a.add(s, nfaEdge{kind: nfaEnd, to: e})
+	case reAuto:
+		base := int32(len(a.edges))
+		for range n.auto.states {
+			if _, err := a.newState(); err != nil {
+				return err
+			}
+		}
+		a.add(s, nfaEdge{kind: nfaEps, to: base})
+		for i, st := range n.auto.states {
+			for _, ed := range st.edges {
+				a.add(base+int32(i), nfaEdge{kind: nfaChars, cs: charSet{{ed.lo, ed.hi}}, to: base + ed.to})
+			}
+			if st.final {
+				a.add(base+int32(i), nfaEdge{kind: nfaEps, to: e})
+			}
+		}
 	case reConcat:
 		cur := s
 		for i, sub := range n.subs {
@@ -121,14 +137,21 @@ func (a *nfa) wire(n *reNode, s, e int32) error {
 			cur = next
 		}
 		if n.max < 0 {
-			// cur -> loop -> cur, then leave.
+			// A fresh hub for the loop: looping back to cur itself would
+			// let the loop leave through cur's other edges (an enclosing
+			// "?" skipping what follows the star).
+			hub, err := a.newState()
+			if err != nil {
+				return err
+			}
 			ls, le, err := a.build(sub)
 			if err != nil {
 				return err
 			}
-			a.add(cur, nfaEdge{kind: nfaEps, to: ls})
-			a.add(le, nfaEdge{kind: nfaEps, to: cur})
-			a.add(cur, nfaEdge{kind: nfaEps, to: e})
+			a.add(cur, nfaEdge{kind: nfaEps, to: hub})
+			a.add(hub, nfaEdge{kind: nfaEps, to: ls})
+			a.add(le, nfaEdge{kind: nfaEps, to: hub})
+			a.add(hub, nfaEdge{kind: nfaEps, to: e})
 			return nil
 		}
 		for i := n.min; i < n.max; i++ {

@@ -43,6 +43,7 @@ const (
 	reRepeat             // subs[0] between min and max times (max < 0: unbounded)
 	reBegin              // ^: the start of the input
 	reEnd                // $: the end of the input
+	reAuto               // a prebuilt automaton (for lengths a regex cannot bound)
 )
 
 type reNode struct {
@@ -50,6 +51,7 @@ type reNode struct {
 	cs       charSet
 	subs     []*reNode
 	min, max int
+	auto     *dfa
 }
 
 func reLit(s string) *reNode {
@@ -198,6 +200,8 @@ func (n *reNode) write(b *strings.Builder) {
 		b.WriteByte('^')
 	case reEnd:
 		b.WriteByte('$')
+	case reAuto:
+		fmt.Fprintf(b, "(?:<automaton of %d states>)", len(n.auto.states))
 	}
 }
 

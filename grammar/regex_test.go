@@ -194,3 +194,15 @@ func TestCanonicalNumber(t *testing.T) {
 		assert.False(t, canonNumDFA.accepts(s), s)
 	}
 }
+
+// A star inside an optional group must not loop back into the group's
+// entry: that would let the loop skip what follows the star.
+func TestRegexStarInsideOptional(t *testing.T) {
+	n, err := parseRegex(`^(?:[:a]*@)?a*(?::[0-9]*)?$`)
+	require.NoError(t, err)
+	d, err := compileRegexDFA(n, false)
+	require.NoError(t, err)
+	assert.False(t, d.accepts("a:aa"))
+	assert.True(t, d.accepts("a:a@a:12"))
+	assert.True(t, d.accepts("aa:7"))
+}

@@ -479,6 +479,11 @@ func (e *emitter) str(s *strSet, hint string) (string, error) {
 	if s.d == nil && len(s.atoms) == 0 {
 		return `"\"" ` + e.rep(e.use("char"), s.minLen, s.maxLen) + ` "\""`, nil
 	}
+	if s.d == nil && len(s.atoms) == 1 && s.atoms[0].structural {
+		if frag, ok := e.strStructural(s); ok {
+			return `"\"" ` + frag + ` "\""`, nil
+		}
+	}
 	d, err := s.toDFA()
 	if err != nil {
 		frag, ok := e.strStructural(s)
@@ -658,6 +663,8 @@ func reLengths(n *reNode) (lo, hi int) {
 	switch n.op {
 	case reChars:
 		return 1, 1
+	case reAuto:
+		return 0, -1 // not computed: callers only use it to drop implied bounds
 	case reConcat:
 		for _, s := range n.subs {
 			l, h := reLengths(s)
@@ -709,6 +716,8 @@ func (e *emitter) reFrag(n *reNode) (string, bool) {
 		return `""`, true
 	case reChars:
 		return e.jsonChars(n.cs), true
+	case reAuto:
+		return e.dfa(n.auto, "fmt", true), true
 	case reConcat:
 		var parts []string
 		for _, s := range n.subs {

@@ -19,9 +19,17 @@ type strAtom struct {
 	what   string // for messages
 	d      *dfa   // built on demand
 	err    error
+	// Formats: the automaton is built once per process and shared, the
+	// language is never empty, and large ones are written from the tree.
+	tree       *formatTree
+	structural bool
 }
 
 func (a *strAtom) dfa() (*dfa, error) {
+	if a.tree != nil {
+		a.tree.once.Do(func() { a.tree.d, a.tree.err = compileRegexDFA(a.tree.re, false) })
+		return a.tree.d, a.tree.err
+	}
 	if a.d == nil && a.err == nil {
 		a.d, a.err = compileRegexDFA(a.re, a.search)
 	}
@@ -175,6 +183,9 @@ func (s *strSet) empty() (empty, known bool) {
 	}
 	if s.d == nil && len(s.atoms) == 0 {
 		return s.maxLen >= 0 && s.minLen > s.maxLen, true
+	}
+	if s.d == nil && len(s.atoms) == 1 && s.atoms[0].tree != nil && s.minLen == 0 && s.maxLen < 0 {
+		return false, true
 	}
 	d, err := s.toDFA()
 	if err != nil {
