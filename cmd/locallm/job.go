@@ -566,12 +566,10 @@ func runJob(ctx context.Context, gen generator, o jobOptions) (jobSummary, error
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	tasks := make(chan task)
-	var feedErr error
 	go func() {
 		defer close(tasks)
-		feedErr = feed(ctx, o, plan.todo, tasks)
-		if feedErr != nil {
-			cancel(feedErr)
+		if err := feed(ctx, o, plan.todo, tasks); err != nil {
+			cancel(err)
 		}
 	}()
 
@@ -611,6 +609,8 @@ func runJob(ctx context.Context, gen generator, o jobOptions) (jobSummary, error
 						continue
 					}
 					rowErr = outs[0].Err
+				default: // cancelled, though not by this job: unfinished
+					rowErr = errors.New("a generation was cancelled")
 				}
 				if rowErr != nil {
 					if err := ew.write(rowError{Line: t.line, ID: t.id, Error: rowErr.Error()}); err != nil {

@@ -81,9 +81,12 @@ func TestGenerateJobSurvivesSIGKILL(t *testing.T) {
 		wait := time.Duration(10+rng.IntN(500)) * time.Millisecond
 		select {
 		case err := <-exited:
-			require.NoError(t, err, "the job finished before its kill: %s", errBuf.String())
-			history = append(history, "finished")
-			attempt = 4 * wantKills // nothing left to kill
+			// Finished before its kill (a fast machine): check it and
+			// start over, so that every machine sees several kills.
+			require.NoError(t, err, "the job failed: %s", errBuf.String())
+			assert.Len(t, readOutput(t, out), rows)
+			require.NoError(t, os.Remove(out))
+			history = append(history, "finished; started over")
 			continue
 		case <-time.After(wait):
 		}
@@ -118,7 +121,7 @@ func TestGenerateJobSurvivesSIGKILL(t *testing.T) {
 			assert.Equal(t, []int{160}, r.Statistics.OutputTokens)
 		}
 	}
-	assert.GreaterOrEqual(t, kills, 3, "the job ran too fast to be killed often: %v", history)
+	assert.GreaterOrEqual(t, kills, 3, "the job was killed too rarely: %v", history)
 }
 
 // checkCompleteLines checks the output a killed run left: every complete

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"regexp"
 	"strings"
@@ -50,26 +51,39 @@ func TestProgressPlainInAPipe(t *testing.T) {
 	r, w, err := os.Pipe()
 	require.NoError(t, err)
 	defer r.Close()
+	var out syncWriter
+	out.w = new(bytes.Buffer)
+	copied := make(chan struct{})
+	go func() {
+		io.Copy(&out, r)
+		close(copied)
+	}()
+	text := func() string {
+		out.mu.Lock()
+		defer out.mu.Unlock()
+		return out.w.String()
+	}
 	p := newProgress(w, false)
 	require.Equal(t, progressPlain, p.mode)
-	p.every = 30 * time.Millisecond
+	p.every = 20 * time.Millisecond
 	p.begin(10, 0, 0)
 	p.addDone(4)
 	p.addTokens(40)
-	time.Sleep(100 * time.Millisecond)
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(text(), "\n") && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond) // until the first periodic line
+	}
 	p.addDone(6)
 	p.end()
 	p.end() // a second end does nothing
 	w.Close()
-	var out bytes.Buffer
-	out.ReadFrom(r)
-	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
-	require.GreaterOrEqual(t, len(lines), 2, "%q", out.String())
+	<-copied
+	lines := strings.Split(strings.TrimSuffix(text(), "\n"), "\n")
+	require.GreaterOrEqual(t, len(lines), 2, "%q", text())
 	re := regexp.MustCompile(`^locallm: \d+/10 rows \(\d+\.\d%\), \d+\.\d tokens/s, elapsed \d+s, ETA (\d+s|\?)$`)
 	for _, l := range lines {
 		assert.Regexp(t, re, l)
 	}
-	assert.NotContains(t, out.String(), "\r", "no carriage returns in a pipe")
+	assert.NotContains(t, text(), "\r", "no carriage returns in a pipe")
 	assert.True(t, strings.HasPrefix(lines[len(lines)-1], "locallm: 10/10 rows (100.0%)"), lines[len(lines)-1])
 
 	q := newProgress(w, true)
