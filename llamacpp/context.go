@@ -91,7 +91,7 @@ func (o ContextOptions) withDefaults() ContextOptions {
 		o.Sequences = DefaultSequences
 	}
 	if o.Threads == 0 {
-		o.Threads = physicalCores()
+		o.Threads = PhysicalCores()
 	}
 	if o.BatchThreads == 0 {
 		o.BatchThreads = o.Threads

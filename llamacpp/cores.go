@@ -7,10 +7,10 @@ import (
 	"strings"
 )
 
-// physicalCores counts physical CPU cores, as llama.cpp's tools choose their
+// PhysicalCores counts physical CPU cores, as llama.cpp's tools choose their
 // default thread count: hyper-threads share a core's arithmetic units and
 // slow matrix work down. It falls back to runtime.NumCPU.
-func physicalCores() int {
+func PhysicalCores() int {
 	n := runtime.NumCPU()
 	f, err := os.Open("/proc/cpuinfo")
 	if err != nil {

@@ -90,7 +90,7 @@ func Quantize(ctx context.Context, in, out string, opts QuantizeOptions) error {
 	p.ftype = ft
 	p.nthread = C.int32_t(opts.Threads)
 	if opts.Threads == 0 {
-		p.nthread = C.int32_t(physicalCores())
+		p.nthread = C.int32_t(PhysicalCores())
 	}
 	p.allow_requantize = C.bool(opts.AllowRequantize)
 	p.quantize_output_tensor = C.bool(!opts.LeaveOutput)

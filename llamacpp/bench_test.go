@@ -1,0 +1,341 @@
+package llamacpp_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/locallm/locallm/llamacpp"
+	"github.com/locallm/locallm/llamacpp/internal/cloop"
+	"github.com/locallm/locallm/llamacpp/tinyllama"
+	"github.com/locallm/locallm/llm"
+)
+
+// The benchmark model: about 134M parameters with llama.cpp's llama-spm
+// vocabulary (32,000 tokens) and seeded random weights, written by the
+// project's own GGUF writer, in f16 and (through llama.cpp's quantiser) q8_0.
+// It is cached in ../.models (ignored by git) between runs.
+var benchConfig = tinyllama.Config{Layers: 12, Hidden: 768, Heads: 12, KVHeads: 12, FF: 2048, CtxLen: 4096, Type: "f16", Name: "bench-134m"}
+
+var (
+	benchOnce  sync.Once
+	benchPaths map[string]string
+	benchErr   error
+)
+
+func benchModel(b *testing.B, typ string) string {
+	b.Helper()
+	vocab := filepath.Join(sharedDir, "vocab", "ggml-vocab-llama-spm.gguf")
+	if _, err := os.Stat(vocab); err != nil {
+		b.Skipf("benchmark model needs %s (the shared data beside the checkout)", vocab)
+	}
+	benchOnce.Do(func() {
+		dir := filepath.Join("..", ".models")
+		if benchErr = os.MkdirAll(dir, 0o755); benchErr != nil {
+			return
+		}
+		cfg := benchConfig
+		cfg.Vocab = vocab
+		f16 := filepath.Join(dir, "bench-134m-f16.gguf")
+		q8 := filepath.Join(dir, "bench-134m-q8_0.gguf")
+		if _, err := os.Stat(f16); err != nil {
+			if benchErr = tinyllama.Write(f16+".tmp", cfg); benchErr != nil {
+				return
+			}
+			if benchErr = os.Rename(f16+".tmp", f16); benchErr != nil {
+				return
+			}
+		}
+		if _, err := os.Stat(q8); err != nil {
+			if benchErr = llamacpp.Quantize(context.Background(), f16, q8+".tmp", llamacpp.QuantizeOptions{Type: "q8_0"}); benchErr != nil {
+				return
+			}
+			benchErr = os.Rename(q8+".tmp", q8)
+		}
+		benchPaths = map[string]string{"f16": f16, "q8_0": q8}
+	})
+	require.NoError(b, benchErr)
+	return benchPaths[typ]
+}
+
+const benchPrompt = "The history of the printing press begins in the fifteenth century, when a goldsmith in Mainz"
+
+func benchThreads() int {
+	if n := os.Getenv("LOCALLM_BENCH_THREADS"); n != "" {
+		v, _ := strconv.Atoi(n)
+		return v
+	}
+	return 0 // physical cores
+}
+
+// BenchmarkDecode: one sequence, greedy, end-of-generation ignored: the
+// figure llama-bench's tg test measures. Reports prefill and decode tok/s.
+func BenchmarkDecode(b *testing.B) {
+	for _, typ := range []string{"f16", "q8_0"} {
+		b.Run(typ, func(b *testing.B) {
+			l := openLLM(b, benchModel(b, typ), llamacpp.ContextOptions{Threads: benchThreads(), Sequences: 1})
+			const n = 64
+			var pre, dec float64
+			for i := 0; i < b.N; i++ {
+				out, err := l.Generate(context.Background(), []llm.Input{llm.Prompt(benchPrompt)}, 1, llm.GenerationParams{MaxNewTokens: n, IgnoreEOS: true})
+				require.NoError(b, err)
+				require.NoError(b, out[0].Err)
+				st := out[0].Statistics
+				pre += float64(st.InputTokens) / st.PromptSeconds
+				dec += float64(st.OutputTokens[0]-1) / st.GenerationSeconds
+			}
+			b.ReportMetric(pre/float64(b.N), "prefill_tok/s")
+			b.ReportMetric(dec/float64(b.N), "decode_tok/s")
+		})
+	}
+}
+
+// BenchmarkBindingOverhead runs the same greedy generation through the Go
+// binding and through a plain C loop over the same llama.cpp calls,
+// alternately, and reports the ratio of their decode speeds (Go / C; 1 means
+// no overhead) as the median of the pairs.
+func BenchmarkBindingOverhead(b *testing.B) {
+	path := benchModel(b, "q8_0")
+	threads := benchThreads()
+	if threads == 0 {
+		threads = llamacpp.PhysicalCores()
+	}
+	l := openLLM(b, path, llamacpp.ContextOptions{Threads: threads, Sequences: 1, ContextSize: 4096})
+	const n = 64
+	var ratios, goTPS, cTPS []float64
+	pairs := max(b.N, 3)
+	for i := 0; i < pairs; i++ {
+		out, err := l.Generate(context.Background(), []llm.Input{llm.Prompt(benchPrompt)}, 1, llm.GenerationParams{MaxNewTokens: n, IgnoreEOS: true})
+		require.NoError(b, err)
+		st := out[0].Statistics
+		g := float64(st.OutputTokens[0]-1) / st.GenerationSeconds
+		r, err := cloop.Run(path, benchPrompt, n, cloop.Options{Threads: threads, ContextSize: 4096, BatchSize: 512, FlashAttention: -1, CacheType: 1})
+		require.NoError(b, err)
+		c := r.DecodeTokensPerSecond()
+		goTPS, cTPS, ratios = append(goTPS, g), append(cTPS, c), append(ratios, g/c)
+	}
+	b.ReportMetric(median(goTPS), "go_decode_tok/s")
+	b.ReportMetric(median(cTPS), "c_decode_tok/s")
+	b.ReportMetric(median(ratios), "go/c")
+}
+
+func median(xs []float64) float64 {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	return s[len(s)/2]
+}
+
+// BenchmarkParallel: P goroutines generate at once; their sequences share
+// each decode step. Reports the aggregate decode rate (all generated tokens
+// over the wall time), the figure llama-batched-bench reports.
+func BenchmarkParallel(b *testing.B) {
+	path := benchModel(b, "q8_0")
+	for _, p := range []int{1, 4, 8, 16} {
+		b.Run(fmt.Sprintf("seqs=%d", p), func(b *testing.B) {
+			l := openLLM(b, path, llamacpp.ContextOptions{Threads: benchThreads(), Sequences: 16, ContextSize: 4096})
+			const n = 64
+			var total float64
+			for i := 0; i < b.N; i++ {
+				var wg sync.WaitGroup
+				t0 := time.Now()
+				for g := 0; g < p; g++ {
+					wg.Add(1)
+					go func(g int) {
+						defer wg.Done()
+						out, err := l.Generate(context.Background(), []llm.Input{llm.Prompt(fmt.Sprintf("%d. %s", g, benchPrompt))}, 1, llm.GenerationParams{MaxNewTokens: n, IgnoreEOS: true})
+						if err == nil {
+							err = out[0].Err
+						}
+						if err != nil {
+							b.Error(err)
+						}
+					}(g)
+				}
+				wg.Wait()
+				total += float64(p*n) / time.Since(t0).Seconds()
+			}
+			b.ReportMetric(total/float64(b.N), "agg_tok/s")
+		})
+	}
+}
+
+// BenchmarkNumGenerations: 8 generations of 64 tokens after a 512-token
+// prompt, natively (the prompt evaluated once, its KV cells shared) against
+// 8 separate calls one after another.
+func BenchmarkNumGenerations(b *testing.B) {
+	path := benchModel(b, "q8_0")
+	l := openLLM(b, path, llamacpp.ContextOptions{Threads: benchThreads(), Sequences: 8, ContextSize: 4096})
+	m := l.Model()
+	// A prompt of exactly 512 tokens.
+	words := strings.Repeat("the quick brown fox jumps over the lazy dog ", 80)
+	toks, err := m.Tokenize(words, true, false)
+	require.NoError(b, err)
+	prompt, err := m.Detokenize(toks[1:512], false, false)
+	require.NoError(b, err)
+	got, _ := m.Tokenize(prompt, true, true)
+	b.Logf("prompt tokens: %d", len(got))
+	in := []llm.Input{llm.Prompt(prompt)}
+	params := llm.GenerationParams{MaxNewTokens: 64, IgnoreEOS: true, Temperature: 1, Seed: 1}
+	var native, sequential time.Duration
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		out, err := l.Generate(context.Background(), in, 8, params)
+		require.NoError(b, err)
+		require.NoError(b, out[0].Err)
+		native += time.Since(t0)
+		t0 = time.Now()
+		for g := 0; g < 8; g++ {
+			p := params
+			p.Seed += int64(g)
+			out, err := l.Generate(context.Background(), in, 1, p)
+			require.NoError(b, err)
+			require.NoError(b, out[0].Err)
+		}
+		sequential += time.Since(t0)
+	}
+	b.ReportMetric(native.Seconds()/float64(b.N), "native_s")
+	b.ReportMetric(sequential.Seconds()/float64(b.N), "sequential_s")
+	b.ReportMetric(sequential.Seconds()/native.Seconds(), "speedup")
+}
+
+// BenchmarkHiddenStates: 64 inputs of about 128 tokens. Extraction of the
+// last layer (and of a middle layer) against the same prompt processing
+// without extraction (the same batches decoded, last token's logits only).
+func BenchmarkHiddenStates(b *testing.B) {
+	path := benchModel(b, "q8_0")
+	co := llamacpp.ContextOptions{Threads: benchThreads(), BatchSize: 512, Sequences: 16}
+	l := openLLM(b, path, co)
+	m := l.Model()
+	var inputs []llm.Input
+	var toks [][]int32
+	for i := 0; i < 64; i++ {
+		p := fmt.Sprintf("Input %d: %s", i, strings.Repeat(benchPrompt+" ", 6))
+		tk, err := m.Tokenize(p, true, true)
+		require.NoError(b, err)
+		tk = tk[:128]
+		text, err := m.Detokenize(tk[1:], false, false)
+		require.NoError(b, err)
+		inputs = append(inputs, llm.Prompt(text))
+		t2, _ := m.Tokenize(text, true, true)
+		toks = append(toks, t2)
+	}
+	nTok := 0
+	for _, t := range toks {
+		nTok += len(t)
+	}
+	// Plain prompt processing through a context without capture: 4 inputs
+	// of 128 tokens per 512-token decode, as HiddenStates packs them.
+	c, err := m.NewContext(&co)
+	require.NoError(b, err)
+	defer c.Close()
+	batch, err := llamacpp.NewBatch(512, 1)
+	require.NoError(b, err)
+	defer batch.Close()
+	plain := func() {
+		for i := 0; i < len(toks); {
+			c.ClearKV()
+			batch.Clear()
+			s := int32(0)
+			for i < len(toks) && batch.Len()+len(toks[i]) <= batch.Cap() {
+				for p, tok := range toks[i] {
+					_, err := batch.Add(tok, p, []int32{s}, p == len(toks[i])-1)
+					require.NoError(b, err)
+				}
+				i++
+				s++
+			}
+			require.NoError(b, c.Decode(context.Background(), batch))
+		}
+	}
+	var tPlain, tLast, tMid time.Duration
+	var held int
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		plain()
+		tPlain += time.Since(t0)
+		t0 = time.Now()
+		hs, err := l.HiddenStates(context.Background(), inputs, []int{-1})
+		require.NoError(b, err)
+		tLast += time.Since(t0)
+		t0 = time.Now()
+		_, err = l.HiddenStates(context.Background(), inputs, []int{m.Info().NLayer / 2})
+		require.NoError(b, err)
+		tMid += time.Since(t0)
+		r, cc := hs[0].States[0].Dims()
+		held = r * cc * 8
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(nTok)*n/tPlain.Seconds(), "plain_tok/s")
+	b.ReportMetric(float64(nTok)*n/tLast.Seconds(), "last_layer_tok/s")
+	b.ReportMetric(float64(nTok)*n/tMid.Seconds(), "mid_layer_tok/s")
+	b.ReportMetric(tLast.Seconds()/tPlain.Seconds()-1, "last_layer_overhead")
+	b.ReportMetric(float64(held), "bytes_held/input")
+}
+
+// BenchmarkMemory16 runs 16 parallel sequences in a child process and
+// reports its peak RSS against the model file and KV cache sizes.
+func BenchmarkMemory16(b *testing.B) {
+	path := benchModel(b, "q8_0")
+	for i := 0; i < b.N; i++ {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestMemoryChild$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "LOCALLM_MEMORY_CHILD="+path)
+		out, err := cmd.CombinedOutput()
+		require.NoError(b, err, "%s", out)
+		var rss, kv, size float64
+		for _, line := range strings.Split(string(out), "\n") {
+			if strings.HasPrefix(line, "MEMORY ") {
+				_, err := fmt.Sscanf(line, "MEMORY rss=%g kv=%g model=%g", &rss, &kv, &size)
+				require.NoError(b, err)
+			}
+		}
+		require.NotZero(b, rss, "%s", out)
+		b.ReportMetric(rss/1e6, "peak_rss_MB")
+		b.ReportMetric((size+kv)/1e6, "model+kv_MB")
+		b.ReportMetric(rss/(size+kv), "rss/(model+kv)")
+	}
+}
+
+// TestMemoryChild is BenchmarkMemory16's child; it does nothing otherwise.
+func TestMemoryChild(t *testing.T) {
+	path := os.Getenv("LOCALLM_MEMORY_CHILD")
+	if path == "" {
+		t.Skip("child process of BenchmarkMemory16")
+	}
+	const ctxSize = 4096
+	l, err := llamacpp.Open(context.Background(), llamacpp.Options{ModelPath: path, Model: llamacpp.ModelOptions{NoMmap: true},
+		Context: llamacpp.ContextOptions{Sequences: 16, ContextSize: ctxSize}})
+	require.NoError(t, err)
+	var inputs []llm.Input
+	for i := 0; i < 16; i++ {
+		inputs = append(inputs, llm.Prompt(fmt.Sprintf("%d %s", i, benchPrompt)))
+	}
+	_, err = l.Generate(context.Background(), inputs, 1, llm.GenerationParams{MaxNewTokens: 64, IgnoreEOS: true})
+	require.NoError(t, err)
+	info := l.Model().Info()
+	st, err := os.Stat(path)
+	require.NoError(t, err)
+	// f16 K and V for every layer and cell.
+	kv := float64(ctxSize * info.NLayer * 2 * info.NEmbd / info.NHead * info.NHeadKV * 2)
+	status, err := os.ReadFile("/proc/self/status")
+	require.NoError(t, err)
+	var hwm float64
+	for _, line := range strings.Split(string(status), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			f := strings.Fields(line)
+			v, _ := strconv.ParseFloat(f[1], 64)
+			hwm = v * 1024
+		}
+	}
+	fmt.Printf("MEMORY rss=%g kv=%g model=%g\n", hwm, kv, float64(st.Size()))
+	l.Close()
+}
