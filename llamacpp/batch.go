@@ -46,6 +46,7 @@ func NewBatch(capacity, seqsPerToken int) (*Batch, error) {
 	b.nSeq = unsafe.Slice(b.c.n_seq_id, capacity)
 	b.seqIDs = unsafe.Slice(b.c.seq_id, capacity)
 	b.logits = unsafe.Slice(b.c.logits, capacity)
+	live.batches.Add(1)
 	runtime.SetFinalizer(b, (*Batch).Close)
 	return b, nil
 }
@@ -57,6 +58,7 @@ func (b *Batch) Close() error {
 	}
 	b.c.n_tokens = 0
 	C.llama_batch_free(b.c)
+	live.batches.Add(-1)
 	b.token, b.pos, b.nSeq, b.seqIDs, b.logits = nil, nil, nil, nil, nil
 	runtime.SetFinalizer(b, nil)
 	return nil

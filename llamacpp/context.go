@@ -265,6 +265,7 @@ func (m *Model) newContext(opts *ContextOptions, capture bool) (*Context, error)
 	}
 	m.children[c] = struct{}{}
 	m.mu.Unlock()
+	live.contexts.Add(1)
 	runtime.SetFinalizer(c, (*Context).Close)
 	return c, nil
 }
@@ -280,6 +281,7 @@ func (c *Context) Close() error {
 	}
 	C.llama_free(c.c)
 	c.c = nil
+	live.contexts.Add(-1)
 	C.free(unsafe.Pointer(c.sampBuf))
 	c.sampBuf = nil
 	if c.capture != nil {

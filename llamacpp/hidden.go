@@ -86,7 +86,9 @@ func ResolveLayers(layers []int, nLayer int) ([]int, error) {
 // generation (chat template or raw prompt, special tokens added) and
 // evaluated several per decode, up to the batch size; the result is the same
 // as evaluating them one at a time. Each state matrix is [tokens, n_embd],
-// float64, owned by the caller.
+// float64, owned by the caller. An input that cannot be evaluated (empty,
+// longer than the context) has its Err set; the returned error is for the
+// call as a whole.
 func (l *LLM) HiddenStates(ctx context.Context, inputs []llm.Input, layers []int) ([]llm.HiddenStates, error) {
 	h, m, err := l.hiddenCtx()
 	if err != nil {
@@ -105,16 +107,20 @@ func (l *LLM) HiddenStates(ctx context.Context, inputs []llm.Input, layers []int
 			uniq = append(uniq, r)
 		}
 	}
+	out := make([]llm.HiddenStates, len(inputs))
 	toks := make([][]int32, len(inputs))
+	var valid []int // the inputs that can be evaluated
 	for i, in := range inputs {
 		t, err := l.prompt(m, in)
-		if err != nil {
-			return nil, fmt.Errorf("input %d: %w", i, err)
+		if err == nil && len(t) > h.c.Size() {
+			err = fmt.Errorf("%w: %d tokens > context size %d", llm.ErrContextTooLong, len(t), h.c.Size())
 		}
-		if len(t) > h.c.Size() {
-			return nil, fmt.Errorf("input %d: %w: %d tokens > context size %d", i, llm.ErrContextTooLong, len(t), h.c.Size())
+		if err != nil {
+			out[i].Err = err
+			continue
 		}
 		toks[i] = t
+		valid = append(valid, i)
 	}
 
 	h.mu.Lock()
@@ -122,7 +128,6 @@ func (l *LLM) HiddenStates(ctx context.Context, inputs []llm.Input, layers []int
 	if h.c.c == nil {
 		return nil, ErrClosed
 	}
-	out := make([]llm.HiddenStates, len(inputs))
 	// The final norm is taken over output rows only, so every token is an
 	// output when it is asked for.
 	_, allOutputs := pos[m.info.NLayer]
@@ -185,7 +190,8 @@ func (l *LLM) HiddenStates(ctx context.Context, inputs []llm.Input, layers []int
 		}
 		return nil
 	}
-	for i, t := range toks {
+	for _, i := range valid {
+		t := toks[i]
 		if used+len(t) > cap || len(group) == h.c.Sequences() || (len(group) > 0 && len(t) > cap) {
 			if err := flush(); err != nil {
 				return nil, err

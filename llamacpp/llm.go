@@ -120,18 +120,35 @@ func (l *LLM) Load(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Check the context options against the model now, so that a bad
+	// configuration fails at Load rather than at the first Generate.
 	c, err := m.NewContext(&l.opts.Context)
 	if err != nil {
 		m.Close()
 		return err
 	}
+	c.Close()
+	l.model = m
+	return nil
+}
+
+// schedulerLocked returns the generation scheduler, making its context on first
+// use: programs that only read hidden states never pay for it. l.mu is held.
+func (l *LLM) schedulerLocked() (*scheduler, error) {
+	if l.sched != nil {
+		return l.sched, nil
+	}
+	c, err := l.model.NewContext(&l.opts.Context)
+	if err != nil {
+		return nil, err
+	}
 	s, err := newScheduler(c)
 	if err != nil {
-		m.Close()
-		return err
+		c.Close()
+		return nil, err
 	}
-	l.model, l.gen, l.sched = m, c, s
-	return nil
+	l.gen, l.sched = c, s
+	return s, nil
 }
 
 // Close cancels generations in progress, stops the scheduler and frees the
@@ -189,6 +206,10 @@ func (l *LLM) acquire(ctx context.Context) (*scheduler, context.Context, func(),
 	if l.model == nil {
 		return nil, nil, nil, fmt.Errorf("llamacpp: %w: call Load first", llm.ErrNotLoaded)
 	}
+	s, err := l.schedulerLocked()
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	cctx, cancel := context.WithCancel(ctx)
 	key := &cancel
 	l.cancels[key] = struct{}{}
@@ -198,7 +219,7 @@ func (l *LLM) acquire(ctx context.Context) (*scheduler, context.Context, func(),
 		l.mu.Unlock()
 		cancel()
 	}
-	return l.sched, cctx, release, nil
+	return s, cctx, release, nil
 }
 
 // Generate implements llm.LLM.
@@ -234,15 +255,12 @@ func (l *LLM) GenerateStream(ctx context.Context, inputs []llm.Input, numGenerat
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			var stream func(gen int, text string, done bool, reason llm.FinishReason)
+			var stream func(gen int, c llm.Chunk)
 			if fn != nil {
-				stream = func(gen int, text string, done bool, reason llm.FinishReason) {
+				stream = func(gen int, c llm.Chunk) {
 					streamMu.Lock()
 					defer streamMu.Unlock()
-					c := llm.Chunk{Input: i, Generation: gen, Text: text, Done: done}
-					if done {
-						c.FinishReason = reason
-					}
+					c.Input, c.Generation = i, gen
 					fn(c)
 				}
 			}
@@ -290,7 +308,7 @@ func (l *LLM) prompt(m *Model, in llm.Input) ([]int32, error) {
 
 // generateOne runs one input's generations, split into jobs that fit the
 // context, and validates structured outputs.
-func (l *LLM) generateOne(ctx context.Context, s *scheduler, in llm.Input, n int, params llm.GenerationParams, stream func(int, string, bool, llm.FinishReason)) llm.Output {
+func (l *LLM) generateOne(ctx context.Context, s *scheduler, in llm.Input, n int, params llm.GenerationParams, stream func(int, llm.Chunk)) llm.Output {
 	out := llm.Output{}
 	fail := func(err error) llm.Output {
 		out.Err = err
@@ -365,7 +383,7 @@ func (l *LLM) generateOne(ctx context.Context, s *scheduler, in llm.Input, n int
 
 // runJobs generates the listed generations of one prompt, as many jobs as
 // the context needs, and returns their results in order.
-func (l *LLM) runJobs(ctx context.Context, s *scheduler, toks []int32, gens []int, params llm.GenerationParams, cons *constraint, attempt int, stream func(int, string, bool, llm.FinishReason)) (jobResult, error) {
+func (l *LLM) runJobs(ctx context.Context, s *scheduler, toks []int32, gens []int, params llm.GenerationParams, cons *constraint, attempt int, stream func(int, llm.Chunk)) (jobResult, error) {
 	per := s.maxPerJob(len(toks), params.MaxNewTokens)
 	var all jobResult
 	var jobs []*job
@@ -373,10 +391,7 @@ func (l *LLM) runJobs(ctx context.Context, s *scheduler, toks []int32, gens []in
 		chunk := gens[start:min(start+per, len(gens))]
 		j := &job{ctx: ctx, tokens: toks, params: params, result: make(chan jobResult, 1)}
 		if stream != nil {
-			chunk := chunk
-			j.stream = func(k int, text string, done bool, reason llm.FinishReason) {
-				stream(chunk[k-j.first], text, done, reason)
-			}
+			j.stream = func(k int, c llm.Chunk) { stream(chunk[k], c) }
 		}
 		for _, g := range chunk {
 			// Each attempt of a generation draws with a new seed.

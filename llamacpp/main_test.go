@@ -60,10 +60,17 @@ func tinyModel(t testing.TB, vocab string) string {
 
 // exact are the context options under which llama.cpp's results can be
 // compared with a reference: f32 KV cache, no flash attention.
-var exact = llamacpp.ContextOptions{CacheType: llamacpp.CacheF32, FlashAttention: llamacpp.FlashOff, Threads: 2}
+var exact = llamacpp.ContextOptions{CacheType: llamacpp.CacheF32, FlashAttention: llamacpp.FlashOff, Threads: 1}
 
+// openLLM opens an LLM for a test. Tests use one thread unless they ask for
+// more: go test runs packages in parallel, and ggml's threads spin while
+// they wait, so two test binaries with a thread per core slow each other
+// down many times over on a small machine.
 func openLLM(t testing.TB, path string, co llamacpp.ContextOptions) *llamacpp.LLM {
 	t.Helper()
+	if co.Threads == 0 {
+		co.Threads = 1
+	}
 	l, err := llamacpp.Open(context.Background(), llamacpp.Options{ModelPath: path, Context: co})
 	require.NoError(t, err)
 	t.Cleanup(func() { l.Close() })

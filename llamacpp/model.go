@@ -135,6 +135,7 @@ func LoadModel(ctx context.Context, path string, opts *ModelOptions) (*Model, er
 		}
 	}
 	m.info = m.readInfo()
+	live.models.Add(1)
 	runtime.SetFinalizer(m, (*Model).Close)
 	return m, nil
 }
@@ -187,6 +188,7 @@ func (m *Model) Close() error {
 	}
 	C.llama_model_free(m.c)
 	m.c, m.vocab = nil, nil
+	live.models.Add(-1)
 	runtime.SetFinalizer(m, nil)
 	return nil
 }

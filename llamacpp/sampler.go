@@ -115,20 +115,9 @@ func NewSampler(m *Model, params llm.GenerationParams, seed uint32, gbnf string)
 			return nil, fmt.Errorf("%w: llama.cpp rejected the grammar%s", ErrGrammar, logDetail(lines))
 		}
 	}
+	live.samplers.Add(1)
 	runtime.SetFinalizer(s, (*Sampler).Close)
 	return s, nil
-}
-
-// Clone returns an independent copy of the sampler in its current state
-// (penalty history and grammar position included), reseeded with seed.
-// Cloning a parsed grammar is cheaper than parsing it again.
-func (s *Sampler) clone() *Sampler {
-	c := &Sampler{model: s.model, seed: s.seed, chain: C.llama_sampler_clone(s.chain)}
-	if s.grammar != nil {
-		c.grammar = C.llama_sampler_clone(s.grammar)
-	}
-	runtime.SetFinalizer(c, (*Sampler).Close)
-	return c
 }
 
 // Close frees the sampler. It is idempotent.
@@ -136,6 +125,7 @@ func (s *Sampler) Close() error {
 	if s.chain != nil {
 		C.llama_sampler_free(s.chain)
 		s.chain = nil
+		live.samplers.Add(-1)
 	}
 	if s.grammar != nil {
 		C.llama_sampler_free(s.grammar)

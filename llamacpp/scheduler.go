@@ -29,8 +29,7 @@ type job struct {
 	tokens   []int32
 	params   llm.GenerationParams // with defaults applied
 	samplers []*Sampler           // one per generation; the scheduler closes them
-	first    int                  // index of the first generation in the caller's output
-	stream   func(gen int, text string, done bool, reason llm.FinishReason)
+	stream   func(gen int, c llm.Chunk)
 	result   chan jobResult // buffered, receives exactly once
 }
 
@@ -394,7 +393,11 @@ func (s *scheduler) emit(r *run, q *seqState, final bool) {
 		end = q.emitted
 	}
 	if end > q.emitted || final {
-		fn(r.job.first+indexOf(r.seqs, q), string(q.text[q.emitted:end]), final, q.reason)
+		c := llm.Chunk{Text: string(q.text[q.emitted:end]), Tokens: q.nOut, Done: final}
+		if final {
+			c.FinishReason = q.reason
+		}
+		fn(indexOf(r.seqs, q), c)
 		q.emitted = end
 	}
 }

@@ -28,4 +28,7 @@ type HiddenStates struct {
 	// States holds one [len(Tokens), hidden] matrix per entry of Layers.
 	// The matrices own their data.
 	States []*mat.Dense
+	// Err is this input's error (an empty input, a prompt longer than the
+	// context); the other inputs are still evaluated.
+	Err error `json:"-"`
 }

@@ -336,40 +336,25 @@ func readRows(path string) ([]task, []rowError, error) {
 }
 
 // hiddenBatches evaluates rows batch at a time, in order, and calls good or
-// bad for each. A batch that fails is tried again one row at a time, so
-// that one bad row (a prompt over the context, say) fails alone.
+// bad for each: a row the LLM could not evaluate (a prompt over the context,
+// say) has its own error and fails alone.
 func hiddenBatches(ctx context.Context, l llm.HiddenStater, rows []task, layers []int, batch int,
 	good func(task, llm.HiddenStates) error, bad func(task, error) error) error {
-	run := func(ts []task) ([]llm.HiddenStates, error) {
+	for start := 0; start < len(rows); start += batch {
+		ts := rows[start:min(start+batch, len(rows))]
 		ins := make([]llm.Input, len(ts))
 		for i, t := range ts {
 			ins[i] = t.in
 		}
-		return l.HiddenStates(ctx, ins, layers)
-	}
-	for start := 0; start < len(rows); start += batch {
-		ts := rows[start:min(start+batch, len(rows))]
-		hs, err := run(ts)
-		if err == nil {
-			for i, t := range ts {
-				if err := good(t, hs[i]); err != nil {
-					return err
-				}
-			}
-			continue
-		}
-		if ctx.Err() != nil || fatalRowError(err) {
+		hs, err := l.HiddenStates(ctx, ins, layers)
+		if err != nil {
 			return err
 		}
-		for _, t := range ts {
-			hs, err := run([]task{t})
-			switch {
-			case err == nil:
-				err = good(t, hs[0])
-			case ctx.Err() != nil || fatalRowError(err):
-				return err
-			default:
-				err = bad(t, err)
+		for i, t := range ts {
+			if hs[i].Err != nil {
+				err = bad(t, hs[i].Err)
+			} else {
+				err = good(t, hs[i])
 			}
 			if err != nil {
 				return err
