@@ -117,6 +117,15 @@ var configFlags = map[string]func(dst, src *jobSettings){
 	"output":            func(d, s *jobSettings) { d.Output = s.Output },
 	"shard":             func(d, s *jobSettings) { d.Shard = s.Shard },
 	"shard-count":       func(d, s *jobSettings) { d.ShardCount = s.ShardCount },
+	"schema":            copyStructured,
+	"grammar":           copyStructured,
+	"regex":             copyStructured,
+	"lenient":           copyStructured,
+	"retries":           copyStructured,
+}
+
+func copyStructured(d, s *jobSettings) {
+	d.Model.Structured = mergeStructured(d.Model.Structured, s.Model.Structured)
 }
 
 // flagsNotInConfig are generate's flags that a run file does not hold: the

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
 	"strings"
@@ -110,4 +111,73 @@ func (s *stringList) String() string { return strings.Join(*s, ",") }
 func (s *stringList) Set(v string) error {
 	*s = append(*s, v)
 	return nil
+}
+
+// structFlags constrain generate's output: a JSON Schema, a GBNF grammar or
+// a regular expression, for every row that has no structured_output of its own.
+type structFlags struct {
+	schema, grammar, regex string
+	lenient                bool
+	retries                int
+}
+
+func (f *structFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.schema, "schema", "", "JSON Schema file: every output must validate against it")
+	fs.StringVar(&f.grammar, "grammar", "", "GBNF grammar file (llama.cpp's format) the output must follow")
+	fs.StringVar(&f.regex, "regex", "", "regular expression the whole output must match")
+	fs.BoolVar(&f.lenient, "lenient", false, "with -schema: over-approximate keywords a grammar cannot express, then validate")
+	fs.IntVar(&f.retries, "retries", 0, "with -schema: generate an output that fails validation again, with a new seed, up to N times")
+}
+
+// structured reads the files the flags name; nil when none is set.
+func (f *structFlags) structured() (*llm.StructuredOutput, error) {
+	n := 0
+	for _, s := range []string{f.schema, f.grammar, f.regex} {
+		if s != "" {
+			n++
+		}
+	}
+	switch {
+	case n > 1:
+		return nil, usageError("give one of -schema, -grammar and -regex")
+	case n == 0:
+		if f.lenient || f.retries != 0 {
+			return &llm.StructuredOutput{Lenient: f.lenient, Retries: f.retries}, nil
+		}
+		return nil, nil
+	}
+	so := &llm.StructuredOutput{Lenient: f.lenient, Retries: f.retries, Regex: f.regex}
+	if f.schema != "" {
+		data, err := readFileOrStdin(f.schema)
+		if err != nil {
+			return nil, err
+		}
+		if !json.Valid(data) {
+			return nil, fmt.Errorf("-schema %s: not valid JSON", f.schema)
+		}
+		so.Schema = json.RawMessage(data)
+	}
+	if f.grammar != "" {
+		data, err := readFileOrStdin(f.grammar)
+		if err != nil {
+			return nil, err
+		}
+		so.GBNF = string(data)
+	}
+	return so, nil
+}
+
+// mergeStructured applies the structured-output flags over a run file's:
+// a constraint from the flags replaces the file's, -lenient and -retries
+// alone amend it.
+func mergeStructured(file, flags *llm.StructuredOutput) *llm.StructuredOutput {
+	if flags == nil {
+		return file
+	}
+	if flags.Schema != nil || flags.GBNF != "" || flags.Regex != "" || file == nil {
+		return flags
+	}
+	merged := *file
+	merged.Lenient, merged.Retries = flags.Lenient, flags.Retries
+	return &merged
 }

@@ -42,9 +42,11 @@ func setupGenerate(fs *flag.FlagSet) func(context.Context, []string) error {
 	var mf modelFlags
 	var gf genFlags
 	var jf jobFlags
+	var sf structFlags
 	mf.register(fs)
 	gf.register(fs)
 	jf.register(fs)
+	sf.register(fs)
 	prompt := fs.String("prompt", "", "raw prompt")
 	messages := fs.String("messages", "", "JSON file with chat messages: [{\"role\": ..., \"content\": ...}, ...]")
 	stats := fs.Bool("stats", false, "print one JSON line of statistics on stderr")
@@ -52,7 +54,13 @@ func setupGenerate(fs *flag.FlagSet) func(context.Context, []string) error {
 		if len(args) > 0 {
 			return usageError("unexpected arguments %q", args)
 		}
-		settings, err := effectiveSettings(fs, jf.config, settingsFromFlags(&mf, &gf, &jf))
+		so, err := sf.structured()
+		if err != nil {
+			return err
+		}
+		fromFlags := settingsFromFlags(&mf, &gf, &jf)
+		fromFlags.Model.Structured = so
+		settings, err := effectiveSettings(fs, jf.config, fromFlags)
 		if err != nil {
 			return &exitError{code: 2, err: err}
 		}
