@@ -25,7 +25,6 @@ var knownFormats = map[string]bool{
 	"relative-json-pointer": true, "regex": true,
 }
 
-
 // formatAtom returns the constraint of a format. ignore is true for a
 // format the specification does not define (an annotation); nil with
 // ignore false is a defined format no grammar here expresses (regex).
