@@ -33,12 +33,13 @@ type emitter struct {
 	queue    []*snode
 	shared   map[string]string // helper bodies already emitted -> rule name
 	dfaRule  map[*dfa]string
+	vsetRule map[*vset]string // nodes that share a vset share a rule
 	size     int
 }
 
 func newEmitter(c *compiler) *emitter {
 	e := &emitter{c: c, names: map[string]bool{}, bodies: map[string]string{}, nodeRule: map[*snode]string{},
-		shared: map[string]string{}, dfaRule: map[*dfa]string{}}
+		shared: map[string]string{}, dfaRule: map[*dfa]string{}, vsetRule: map[*vset]string{}}
 	switch c.opts.Whitespace {
 	case WhitespaceFlexible:
 		e.ws = " ws "
@@ -213,8 +214,12 @@ func (e *emitter) nodeBody(n *snode) (string, error) {
 	if _, err := e.c.isEmpty(n); err != nil {
 		return "", err
 	}
+	if name, ok := e.vsetRule[v]; ok && name != e.nodeRule[n] {
+		return name, nil
+	}
+	e.vsetRule[v] = e.nodeRule[n]
 	var alts []string
-	if e.isAny(v) {
+	if e.c.isAnyVset(v) {
 		return e.use("value"), nil
 	}
 	if v.null {
@@ -266,12 +271,14 @@ func (e *emitter) nodeBody(n *snode) (string, error) {
 	return strings.Join(alts, " | "), nil
 }
 
-func (e *emitter) isAny(v *vset) bool {
-	return v.null && v.bools == 3 && v.num != nil && v.num.all && v.str.isAll() &&
-		len(v.arrs) == 1 && e.c.isAllArrays(v.arrs[0]) && len(v.objs) == 1 && e.c.isAllObjects(v.objs[0])
-}
 
 // --- literals and classes ---
+
+// jsonLiteral is the GBNF literal of s as it appears inside a JSON string.
+func jsonLiteral(s string) string {
+	q := jsonQuote(s)
+	return gbnfLiteral(q[1 : len(q)-1])
+}
 
 // gbnfLiteral quotes s as a GBNF string literal.
 func gbnfLiteral(s string) string {
@@ -469,7 +476,26 @@ func (e *emitter) number(ns *numSet, hint string) (string, error) {
 	if ns.all {
 		return e.use("number"), nil
 	}
+	if words, ok := ns.d.finiteWords(maxLiteralAlts); ok {
+		var lits []string
+		for _, w := range words {
+			lits = append(lits, gbnfLiteral(w))
+		}
+		return e.literals(lits, hint+"-num"), nil
+	}
 	return e.dfa(ns.d, hint+"-num", false), nil
+}
+
+// maxLiteralAlts bounds the finite sets written as literal alternatives
+// rather than automata.
+const maxLiteralAlts = 64
+
+// literals writes a choice of literals, as a rule when there are several.
+func (e *emitter) literals(lits []string, hint string) string {
+	if len(lits) == 1 {
+		return lits[0]
+	}
+	return e.helper(hint, strings.Join(lits, " | "))
 }
 
 func (e *emitter) str(s *strSet, hint string) (string, error) {
@@ -494,6 +520,13 @@ func (e *emitter) str(s *strSet, hint string) (string, error) {
 	}
 	if d.isEmpty() {
 		return "", nil
+	}
+	if words, ok := d.finiteWords(maxLiteralAlts); ok {
+		var lits []string
+		for _, w := range words {
+			lits = append(lits, gbnfLiteral(jsonQuote(w)))
+		}
+		return e.literals(lits, hint+"-str"), nil
 	}
 	return `"\"" ` + e.dfa(d, hint+"-str", true) + ` "\""`, nil
 }
@@ -720,12 +753,27 @@ func (e *emitter) reFrag(n *reNode) (string, bool) {
 		return e.dfa(n.auto, "fmt", true), true
 	case reConcat:
 		var parts []string
+		lit := ""
 		for _, s := range n.subs {
+			if s.op == reChars && len(s.cs) == 1 && s.cs[0].lo == s.cs[0].hi {
+				lit += string(s.cs[0].lo)
+				continue
+			}
+			if lit != "" {
+				parts = append(parts, jsonLiteral(lit))
+				lit = ""
+			}
 			f, ok := e.reFrag(s)
 			if !ok {
 				return "", false
 			}
 			parts = append(parts, f)
+		}
+		if lit != "" {
+			parts = append(parts, jsonLiteral(lit))
+		}
+		if len(parts) == 1 {
+			return parts[0], true
 		}
 		return "( " + strings.Join(parts, " ") + " )", true
 	case reAlt:

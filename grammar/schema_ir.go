@@ -397,6 +397,12 @@ func (c *compiler) locate(err error, n *snode) error {
 }
 
 func (c *compiler) vAnd(a, b *vset) (*vset, error) {
+	if c.isAnyVset(a) {
+		return b, nil
+	}
+	if c.isAnyVset(b) {
+		return a, nil
+	}
 	out := &vset{null: a.null && b.null, bools: a.bools & b.bools}
 	var err error
 	if out.num, err = numAnd(a.num, b.num); err != nil {
@@ -448,6 +454,12 @@ func (c *compiler) vOr(a, b *vset) (*vset, error) {
 		return nil, ErrTooComplex
 	}
 	return out, nil
+}
+
+// isAnyVset reports whether v is syntactically every value.
+func (c *compiler) isAnyVset(v *vset) bool {
+	return v.null && v.bools == 3 && v.num != nil && v.num.all && v.str.isAll() &&
+		len(v.arrs) == 1 && c.isAllArrays(v.arrs[0]) && len(v.objs) == 1 && c.isAllObjects(v.objs[0])
 }
 
 // isAllArrays reports whether alt is syntactically every array.
