@@ -271,7 +271,6 @@ func (e *emitter) nodeBody(n *snode) (string, error) {
 	return strings.Join(alts, " | "), nil
 }
 
-
 // --- literals and classes ---
 
 // jsonLiteral is the GBNF literal of s as it appears inside a JSON string.
