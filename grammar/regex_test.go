@@ -206,3 +206,34 @@ func TestRegexStarInsideOptional(t *testing.T) {
 	assert.True(t, d.accepts("a:a@a:12"))
 	assert.True(t, d.accepts("aa:7"))
 }
+
+func TestCompileRegex(t *testing.T) {
+	for _, tc := range []struct {
+		pattern        string
+		accept, reject []string
+	}{
+		{`[a-z]+@[a-z]+\.com`, []string{"ab@cd.com"}, []string{"ab@cd.org", "x ab@cd.com"}},
+		{`^\d{3}-\d{4}$`, []string{"555-1234"}, []string{"5551234"}},
+		{`(yes|no)`, []string{"yes", "no"}, []string{"yesno", ""}},
+		{`"quoted" \\ text`, []string{`"quoted" \ text`}, nil},
+		{`[a-z]{0,3000}`, []string{"", "abc"}, []string{"A"}},
+	} {
+		t.Run(tc.pattern, func(t *testing.T) {
+			src, err := CompileRegex(tc.pattern)
+			require.NoError(t, err)
+			g, err := Parse("regex", src)
+			require.NoError(t, err)
+			for _, s := range tc.accept {
+				assert.True(t, g.Accepts(s), "should accept %q", s)
+			}
+			for _, s := range tc.reject {
+				assert.False(t, g.Accepts(s), "should reject %q", s)
+			}
+		})
+	}
+	_, err := CompileRegex(`a(?=b)`)
+	var re *RegexError
+	assert.ErrorAs(t, err, &re)
+	_, err = CompileRegex(`[]`)
+	assert.ErrorAs(t, err, &re)
+}

@@ -35,6 +35,7 @@ type emitter struct {
 	dfaRule  map[*dfa]string
 	vsetRule map[*vset]string // nodes that share a vset share a rule
 	size     int
+	raw      bool // characters are written raw, not as inside a JSON string
 }
 
 func newEmitter(c *compiler) *emitter {
@@ -273,6 +274,14 @@ func (e *emitter) nodeBody(n *snode) (string, error) {
 
 // --- literals and classes ---
 
+// lit is the GBNF literal of s inside a JSON string, or raw.
+func (e *emitter) lit(s string) string {
+	if e.raw {
+		return gbnfLiteral(s)
+	}
+	return jsonLiteral(s)
+}
+
 // jsonLiteral is the GBNF literal of s as it appears inside a JSON string.
 func jsonLiteral(s string) string {
 	q := jsonQuote(s)
@@ -374,6 +383,9 @@ func withSurrogates(cs charSet) []runeRange {
 // inside a JSON string: raw where JSON allows, else escaped the canonical
 // way (\" \\ \b \f \n \r \t, other controls as \u00xx in either case).
 func (e *emitter) jsonChars(cs charSet) string {
+	if e.raw {
+		return gbnfClass(cs)
+	}
 	raw := csMinus(cs, csOf(runeRange{0, 0x1F}, runeRange{'"', '"'}, runeRange{'\\', '\\'}))
 	var alts []string
 	if !raw.empty() {
@@ -759,7 +771,7 @@ func (e *emitter) reFrag(n *reNode) (string, bool) {
 				continue
 			}
 			if lit != "" {
-				parts = append(parts, jsonLiteral(lit))
+				parts = append(parts, e.lit(lit))
 				lit = ""
 			}
 			f, ok := e.reFrag(s)
@@ -769,7 +781,7 @@ func (e *emitter) reFrag(n *reNode) (string, bool) {
 			parts = append(parts, f)
 		}
 		if lit != "" {
-			parts = append(parts, jsonLiteral(lit))
+			parts = append(parts, e.lit(lit))
 		}
 		if len(parts) == 1 {
 			return parts[0], true
