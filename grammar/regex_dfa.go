@@ -26,6 +26,38 @@ const (
 	maxDFAStates = 20000
 )
 
+// maxRegexNFA bounds the automaton built for one regex; larger ones (big
+// counted repetitions) are written as grammar from the syntax tree.
+const maxRegexNFA = 20000
+
+// reSize estimates the NFA states a tree expands to, saturating.
+func reSize(n *reNode) int {
+	switch n.op {
+	case reConcat, reAlt:
+		t := 1
+		for _, s := range n.subs {
+			t += reSize(s)
+			if t > 1<<30 {
+				return 1 << 30
+			}
+		}
+		return t
+	case reRepeat:
+		k := n.max
+		if k < 0 {
+			k = n.min + 1
+		}
+		sub := reSize(n.subs[0])
+		if k > 0 && sub > (1<<30)/(k+1) {
+			return 1 << 30
+		}
+		return sub*(k+1) + 2
+	case reAuto:
+		return len(n.auto.states) + 2
+	}
+	return 2
+}
+
 type nfaKind uint8
 
 const (
@@ -205,6 +237,9 @@ func starDFA(cs charSet) *dfa {
 // accepted when the pattern matches somewhere in it (JSON Schema "pattern");
 // otherwise the whole string must match.
 func compileRegexDFA(n *reNode, search bool) (*dfa, error) {
+	if reSize(n) > maxRegexNFA {
+		return nil, ErrTooComplex
+	}
 	a := &nfa{}
 	s, e, err := a.build(n)
 	if err != nil {
@@ -455,9 +490,192 @@ func (d *dfa) trim() *dfa {
 	return out
 }
 
-// minimize trims d and merges equivalent states (Moore's refinement).
+// minimize trims d and merges equivalent states: Hopcroft's algorithm
+// over the elementary intervals of the edges, or Moore's refinement when
+// the inverse transition table would be too large.
 func (d *dfa) minimize() *dfa {
 	d = d.trim()
+	if class, count, ok := d.hopcroft(); ok {
+		return d.quotient(class, count)
+	}
+	return d.moore()
+}
+
+// hopcroft returns the equivalence class of each state.
+func (d *dfa) hopcroft() (class []int32, count int, ok bool) {
+	n := len(d.states)
+	if n <= 1 {
+		return make([]int32, n), n, true
+	}
+	// Elementary intervals.
+	var bounds []rune
+	for _, st := range d.states {
+		for _, e := range st.edges {
+			bounds = append(bounds, e.lo, e.hi+1)
+		}
+	}
+	slices.Sort(bounds)
+	bounds = slices.Compact(bounds)
+	k := len(bounds) - 1
+	if k <= 0 {
+		// No edges at all: final and non-final states.
+		class = make([]int32, n)
+		return d.splitFinal(class)
+	}
+	dead := int32(n)
+	total := n + 1
+	if int64(total)*int64(k) > 4<<20 {
+		return nil, 0, false
+	}
+	// inv[a] lists, per target, the sources on symbol a, as CSR arrays.
+	type pair struct{ to, from int32 }
+	inv := make([][]pair, k)
+	for s, st := range d.states {
+		j := 0
+		for _, e := range st.edges {
+			for ; bounds[j] < e.lo; j++ {
+				inv[j] = append(inv[j], pair{dead, int32(s)})
+			}
+			for ; j < k && bounds[j] <= e.hi; j++ {
+				inv[j] = append(inv[j], pair{e.to, int32(s)})
+			}
+		}
+		for ; j < k; j++ {
+			inv[j] = append(inv[j], pair{dead, int32(s)})
+		}
+	}
+	for j := 0; j < k; j++ {
+		inv[j] = append(inv[j], pair{dead, dead})
+	}
+	// Per symbol, sources grouped by target.
+	start := make([][]int32, k)
+	srcs := make([][]int32, k)
+	for j := 0; j < k; j++ {
+		cnt := make([]int32, total+1)
+		for _, p := range inv[j] {
+			cnt[p.to+1]++
+		}
+		for i := 1; i <= total; i++ {
+			cnt[i] += cnt[i-1]
+		}
+		start[j] = append([]int32(nil), cnt...)
+		out := make([]int32, len(inv[j]))
+		for _, p := range inv[j] {
+			out[cnt[p.to]] = p.from
+			cnt[p.to]++
+		}
+		srcs[j] = out
+		inv[j] = nil
+	}
+	// Partition refinement structure.
+	elems := make([]int32, total)
+	pos := make([]int32, total)
+	block := make([]int32, total)
+	var bStart, bEnd []int32
+	fin, non := []int32{}, []int32{}
+	for s := 0; s < total; s++ {
+		if s < n && d.states[s].final {
+			fin = append(fin, int32(s))
+		} else {
+			non = append(non, int32(s))
+		}
+	}
+	i := 0
+	for _, grp := range [][]int32{fin, non} {
+		if len(grp) == 0 {
+			continue
+		}
+		b := int32(len(bStart))
+		bStart = append(bStart, int32(i))
+		for _, s := range grp {
+			elems[i], pos[s], block[s] = s, int32(i), b
+			i++
+		}
+		bEnd = append(bEnd, int32(i))
+	}
+	inW := make([]bool, len(bStart), 2*total)
+	var work []int32
+	for b := range bStart {
+		work = append(work, int32(b))
+		inW[b] = true
+	}
+	marked := make([]int32, 0, total) // counts of marked per block
+	markCnt := make([]int32, 0, total)
+	_ = marked
+	for len(work) > 0 {
+		b := work[len(work)-1]
+		work = work[:len(work)-1]
+		inW[b] = false
+		members := append([]int32(nil), elems[bStart[b]:bEnd[b]]...)
+		for a := 0; a < k; a++ {
+			var touched []int32
+			for _, t := range members {
+				for _, s := range srcs[a][start[a][t]:start[a][t+1]] {
+					y := block[s]
+					for int(y) >= len(markCnt) {
+						markCnt = append(markCnt, 0)
+					}
+					// Move s to the front part of its block (marked region).
+					m := bStart[y] + markCnt[y]
+					if pos[s] < m {
+						continue // already marked
+					}
+					other := elems[m]
+					elems[m], elems[pos[s]] = s, other
+					pos[other], pos[s] = pos[s], m
+					if markCnt[y] == 0 {
+						touched = append(touched, y)
+					}
+					markCnt[y]++
+				}
+			}
+			for _, y := range touched {
+				mc := markCnt[y]
+				markCnt[y] = 0
+				size := bEnd[y] - bStart[y]
+				if mc == size {
+					continue
+				}
+				// Split: the marked part [start, start+mc) becomes a new block.
+				nb := int32(len(bStart))
+				bStart = append(bStart, bStart[y])
+				bEnd = append(bEnd, bStart[y]+mc)
+				bStart[y] += mc
+				for p := bStart[nb]; p < bEnd[nb]; p++ {
+					block[elems[p]] = nb
+				}
+				inW = append(inW, false)
+				if inW[y] {
+					work = append(work, nb)
+					inW[nb] = true
+				} else if mc <= size-mc {
+					work = append(work, nb)
+					inW[nb] = true
+				} else {
+					work = append(work, y)
+					inW[y] = true
+				}
+			}
+		}
+	}
+	class = make([]int32, n)
+	for s := 0; s < n; s++ {
+		class[s] = block[s]
+	}
+	return class, len(bStart), true
+}
+
+func (d *dfa) splitFinal(class []int32) ([]int32, int, bool) {
+	for s := range d.states {
+		if d.states[s].final {
+			class[s] = 1
+		}
+	}
+	return class, 2, true
+}
+
+// moore is Moore's refinement, quadratic on long chains.
+func (d *dfa) moore() *dfa {
 	n := len(d.states)
 	class := make([]int32, n)
 	for s := range d.states {
@@ -504,7 +722,13 @@ func (d *dfa) minimize() *dfa {
 		}
 		count = len(sigs)
 	}
-	// Renumber so that the start state's class is 0, in BFS order.
+	return d.quotient(class, count)
+}
+
+// quotient merges the states of each class, numbering the classes in BFS
+// order from the start.
+func (d *dfa) quotient(class []int32, count int) *dfa {
+	n := len(d.states)
 	order := make([]int32, count)
 	for i := range order {
 		order[i] = -1

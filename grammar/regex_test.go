@@ -237,3 +237,41 @@ func TestCompileRegex(t *testing.T) {
 	_, err = CompileRegex(`[]`)
 	assert.ErrorAs(t, err, &re)
 }
+
+// randomRegex builds a small random pattern over a few letters.
+func randomRegex(rng *rand.Rand, depth int) string {
+	if depth == 0 || rng.Intn(3) == 0 {
+		return []string{"a", "b", "c", "[ab]", "[^a]", ".", "(?:)"}[rng.Intn(7)]
+	}
+	switch rng.Intn(4) {
+	case 0:
+		return randomRegex(rng, depth-1) + randomRegex(rng, depth-1)
+	case 1:
+		return "(?:" + randomRegex(rng, depth-1) + "|" + randomRegex(rng, depth-1) + ")"
+	case 2:
+		return "(?:" + randomRegex(rng, depth-1) + ")" + []string{"*", "+", "?", "{2}", "{1,3}", "{2,}"}[rng.Intn(6)]
+	}
+	return "^" + randomRegex(rng, depth-1) + "$"
+}
+
+// TestMinimizeAgrees checks Hopcroft's minimization against Moore's.
+func TestMinimizeAgrees(t *testing.T) {
+	rng := rand.New(rand.NewSource(3))
+	for range 300 {
+		p := randomRegex(rng, 4)
+		n, err := parseRegex(p)
+		require.NoError(t, err, p)
+		a := &nfa{}
+		s, e, err := a.build(n)
+		require.NoError(t, err)
+		d, err := a.determinize(s, e)
+		require.NoError(t, err)
+		d = d.trim()
+		h, m := d.minimize(), d.moore()
+		require.Equal(t, len(m.states), len(h.states), p)
+		require.True(t, h.equal(m), p)
+		for _, w := range []string{"", "a", "ab", "ba", "abc", "aab", "cc", "abab"} {
+			require.Equal(t, d.accepts(w), h.accepts(w), "%s on %q", p, w)
+		}
+	}
+}

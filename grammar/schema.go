@@ -30,9 +30,11 @@ type PropertyOrder int
 
 const (
 	// PropertyOrderSchema keeps the order of "properties" in the schema
-	// (then names that are only "required", in that order). The default:
-	// schema authors put properties in the order a model should fill
-	// them in (reasoning before answer).
+	// (then names that are only "required", in that order); an object
+	// combined from several schemas (allOf, $ref beside properties, if/then)
+	// orders names by their first mention in the document. The default:
+	// schema authors put properties in the order a model should fill them
+	// in (reasoning before answer).
 	PropertyOrderSchema PropertyOrder = iota
 	// PropertyOrderRequiredFirst puts required properties first, each
 	// group in schema order.

@@ -497,6 +497,10 @@ func (e *emitter) number(ns *numSet, hint string) (string, error) {
 	return e.dfa(ns.d, hint+"-num", false), nil
 }
 
+// structuralSize is the automaton size beyond which a lone pattern is
+// written as grammar from its syntax tree.
+const structuralSize = 2000
+
 // maxLiteralAlts bounds the finite sets written as literal alternatives
 // rather than automata.
 const maxLiteralAlts = 64
@@ -516,7 +520,7 @@ func (e *emitter) str(s *strSet, hint string) (string, error) {
 	if s.d == nil && len(s.atoms) == 0 {
 		return `"\"" ` + e.rep(e.use("char"), s.minLen, s.maxLen) + ` "\""`, nil
 	}
-	if s.d == nil && len(s.atoms) == 1 && s.atoms[0].structural {
+	if s.d == nil && len(s.atoms) == 1 && (s.atoms[0].structural || reSize(s.atoms[0].re) > structuralSize) {
 		if frag, ok := e.strStructural(s); ok {
 			return `"\"" ` + frag + ` "\""`, nil
 		}

@@ -3,6 +3,7 @@ package grammar
 import (
 	"fmt"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -613,6 +614,16 @@ func (c *compiler) objAnd(a, b *objAlt) (*objAlt, error) {
 			}
 			out.props = append(out.props, objProp{name: p.name, n: n, required: ra || rb})
 		}
+	}
+	if len(a.props) > 0 && len(b.props) > 0 && c.reg != nil {
+		// Merged from two schemas: order by first mention in the document.
+		rank := func(name string) int {
+			if r, ok := c.reg.rank[name]; ok {
+				return r
+			}
+			return len(c.reg.rank)
+		}
+		sort.SliceStable(out.props, func(i, j int) bool { return rank(out.props[i].name) < rank(out.props[j].name) })
 	}
 	out.rules = append(slices.Clone(a.rules), b.rules...)
 	switch {

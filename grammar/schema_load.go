@@ -271,6 +271,9 @@ type registry struct {
 	anchors   map[string]*sloc // absolute URI + "#" + anchor
 	dynamic   map[string]*sloc // absolute URI + "#" + $dynamicAnchor
 	resDyn    map[string]bool  // resources that declare a $dynamicAnchor
+	// rank orders property names by their first mention in the documents
+	// ("properties", "required"), for objects merged from several schemas.
+	rank map[string]int
 	loader    func(uri string) ([]byte, error)
 	defDraft  int
 }
@@ -284,6 +287,7 @@ func newRegistry(loader func(string) ([]byte, error)) *registry {
 		anchors:   map[string]*sloc{},
 		dynamic:   map[string]*sloc{},
 		resDyn:    map[string]bool{},
+		rank:      map[string]int{},
 		loader:    loader,
 		defDraft:  draft2020,
 	}
@@ -416,6 +420,18 @@ func (r *registry) walk(d *sdoc, v any, ptr, base string, draft int, parent, res
 		s.dynAnc = a
 	}
 	d.byPtr[ptr] = s
+	if m, ok := o.vals["properties"].(*jobj); ok {
+		for _, name := range m.keys {
+			r.noteName(name)
+		}
+	}
+	if arr, ok := o.vals["required"].([]any); ok {
+		for _, x := range arr {
+			if name, ok := x.(string); ok {
+				r.noteName(name)
+			}
+		}
+	}
 	for _, k := range o.keys {
 		kind, ok := schemaKeywords[k]
 		if !ok {
@@ -459,6 +475,12 @@ func (r *registry) walk(d *sdoc, v any, ptr, base string, draft int, parent, res
 		}
 	}
 	return s, nil
+}
+
+func (r *registry) noteName(name string) {
+	if _, ok := r.rank[name]; !ok {
+		r.rank[name] = len(r.rank)
+	}
 }
 
 func isSchemaValue(v any) bool {
