@@ -273,9 +273,9 @@ type registry struct {
 	resDyn    map[string]bool  // resources that declare a $dynamicAnchor
 	// rank orders property names by their first mention in the documents
 	// ("properties", "required"), for objects merged from several schemas.
-	rank map[string]int
-	loader    func(uri string) ([]byte, error)
-	defDraft  int
+	rank     map[string]int
+	loader   func(uri string) ([]byte, error)
+	defDraft int
 }
 
 const rootURI = "urn:locallm:root"
