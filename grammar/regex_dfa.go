@@ -933,33 +933,57 @@ func lengthDFA(minLen, maxLen int) (*dfa, error) {
 // words, shortest first; ok is false otherwise.
 func (d *dfa) finiteWords(limit int) (words []string, ok bool) {
 	d = d.trim()
+	// Count the words from each state over the (acyclic) automaton,
+	// saturating past limit; a cycle means infinitely many.
+	const (
+		unseen = iota
+		active
+		done
+	)
+	mark := make([]uint8, len(d.states))
+	count := make([]int, len(d.states))
+	var visit func(s int32) bool
+	visit = func(s int32) bool {
+		switch mark[s] {
+		case active:
+			return false
+		case done:
+			return true
+		}
+		mark[s] = active
+		n := 0
+		if d.states[s].final {
+			n = 1
+		}
+		for _, e := range d.states[s].edges {
+			if !visit(e.to) {
+				return false
+			}
+			n += int(e.hi-e.lo+1) * count[e.to]
+			if n > limit {
+				n = limit + 1
+			}
+		}
+		count[s], mark[s] = n, done
+		return true
+	}
+	if !visit(0) || count[0] > limit {
+		return nil, false
+	}
 	type item struct {
 		s    int32
 		word []rune
 	}
 	queue := []item{{0, nil}}
-	steps := 0
 	for len(queue) > 0 {
 		it := queue[0]
 		queue = queue[1:]
-		if steps++; steps > limit*64+1024 {
-			return nil, false
-		}
 		if d.states[it.s].final {
-			if len(words) >= limit {
-				return nil, false
-			}
 			words = append(words, string(it.word))
 		}
-		if len(it.word) > len(d.states) { // a cycle: infinite
-			return nil, false
-		}
 		for _, e := range d.states[it.s].edges {
-			if int(e.hi-e.lo) >= limit {
-				return nil, false
-			}
 			for r := e.lo; r <= e.hi; r++ {
-				w := append(append([]rune(nil), it.word...), r)
+				w := append(append(make([]rune, 0, len(it.word)+1), it.word...), r)
 				queue = append(queue, item{e.to, w})
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 )
@@ -718,7 +719,26 @@ func (p *reParser) property() (charSet, error) {
 	return cs, nil
 }
 
+// unicodeProperties caches property classes: building one from Go's
+// tables sorts hundreds of ranges.
+var unicodeProperties sync.Map // string -> propertyClass
+
+type propertyClass struct {
+	cs charSet
+	ok bool
+}
+
 func unicodeProperty(body string) (charSet, bool) {
+	if v, ok := unicodeProperties.Load(body); ok {
+		p := v.(propertyClass)
+		return p.cs, p.ok
+	}
+	cs, ok := unicodePropertyUncached(body)
+	unicodeProperties.Store(body, propertyClass{cs, ok})
+	return cs, ok
+}
+
+func unicodePropertyUncached(body string) (charSet, bool) {
 	name, value, hasValue := strings.Cut(body, "=")
 	if hasValue {
 		switch name {
