@@ -32,10 +32,21 @@ func (c *Context) setCapture(layers []int, stopEarly bool) error {
 	if stopEarly {
 		stop = 1
 	}
-	if C.locallm_capture_set(c.capture, &ls[0], C.int32_t(len(layers)), stop) != 0 {
+	if C.locallm_capture_set(c.capture, &ls[0], C.int32_t(len(layers)), stop, graphKind(c.model.info.Architecture)) != 0 {
 		return fmt.Errorf("%w: %d layers to capture, at most %d", ErrBadOption, len(layers), c.model.info.NLayer+1)
 	}
 	return nil
+}
+
+// graphKind says how the capture finds hidden states in the architecture's
+// graph: the architectures llama.cpp builds with llm_build_bert name their
+// layers differently from decoders (see layer_of in shim.c).
+func graphKind(arch string) C.int32_t {
+	switch arch {
+	case "bert", "nomic-bert", "nomic-bert-moe", "jina-bert-v2", "jina-bert-v3":
+		return C.LOCALLM_GRAPH_BERT
+	}
+	return C.LOCALLM_GRAPH_DECODER
 }
 
 // capturedRows copies rows [row0, row0+n) kept for the i-th captured layer,

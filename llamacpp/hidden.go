@@ -10,27 +10,55 @@ import (
 	"github.com/locallm/locallm/llm"
 )
 
-// hiddenContext is a second Context, made on first use, whose graph
-// evaluations report hidden states. It is separate from the generation
-// context so that generation pays nothing for the callback.
+// hiddenContext holds the contexts made for reading a model's states
+// rather than generating, each made on first use: c, whose graph
+// evaluations report hidden states (separate from the generation context so
+// that generation pays nothing for the callback), and emb, with embeddings
+// on, for Embed.
 type hiddenContext struct {
-	mu sync.Mutex
-	c  *Context
-	b  *Batch
+	mu     sync.Mutex // held while c and b are made and used
+	c      *Context
+	b      *Batch
+	closed bool
+	emb    embedder
 }
 
 func (h *hiddenContext) close() {
 	h.mu.Lock()
-	defer h.mu.Unlock()
+	h.closed = true
 	if h.b != nil {
 		h.b.Close()
 	}
 	if h.c != nil {
 		h.c.Close()
 	}
+	h.mu.Unlock()
+	h.emb.close()
 }
 
-// hiddenCtx returns the hidden-state context, making it on first use.
+// captureLocked makes the hidden-state context on first use; h.mu is held.
+func (h *hiddenContext) captureLocked(m *Model, o ContextOptions) error {
+	if h.closed {
+		return ErrClosed
+	}
+	if h.c != nil {
+		return nil
+	}
+	c, err := m.newContext(&o, true)
+	if err != nil {
+		return err
+	}
+	b, err := NewBatch(c.BatchSize(), 1)
+	if err != nil {
+		c.Close()
+		return err
+	}
+	h.c, h.b = c, b
+	return nil
+}
+
+// hiddenCtx returns the holder of the hidden-state and embedding contexts,
+// making it (but not its contexts) on first use.
 func (l *LLM) hiddenCtx() (*hiddenContext, *Model, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -41,17 +69,7 @@ func (l *LLM) hiddenCtx() (*hiddenContext, *Model, error) {
 		return nil, nil, fmt.Errorf("llamacpp: %w: call Load first", llm.ErrNotLoaded)
 	}
 	if l.hidden == nil {
-		o := l.opts.Context
-		c, err := l.model.newContext(&o, true)
-		if err != nil {
-			return nil, nil, err
-		}
-		b, err := NewBatch(c.BatchSize(), 1)
-		if err != nil {
-			c.Close()
-			return nil, nil, err
-		}
-		l.hidden = &hiddenContext{c: c, b: b}
+		l.hidden = &hiddenContext{}
 	}
 	return l.hidden, l.model, nil
 }
@@ -89,6 +107,16 @@ func ResolveLayers(layers []int, nLayer int) ([]int, error) {
 // float64, owned by the caller. An input that cannot be evaluated (empty,
 // longer than the context) has its Err set; the returned error is for the
 // call as a whole.
+//
+// An encoder of the BERT family (architectures bert, nomic-bert,
+// jina-bert-v2/v3) is numbered as Hugging Face's BertModel numbers it: 0 is
+// the embeddings after their LayerNorm, i the output of block i, and
+// n_layer the last block's output (there is no final norm). Each of its
+// inputs must fit one ubatch (and a bert its context_length positions),
+// since an encoder attends over the whole sequence at once. Its blocks use
+// ggml's f16 GELU table, so a token's states can differ from one batch
+// shape to another by an f16 step of one activation (about 1e-4), not only
+// by float32 rounding.
 func (l *LLM) HiddenStates(ctx context.Context, inputs []llm.Input, layers []int) ([]llm.HiddenStates, error) {
 	h, m, err := l.hiddenCtx()
 	if err != nil {
@@ -107,13 +135,21 @@ func (l *LLM) HiddenStates(ctx context.Context, inputs []llm.Input, layers []int
 			uniq = append(uniq, r)
 		}
 	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.captureLocked(m, l.opts.Context); err != nil {
+		return nil, err
+	}
+	if h.c.c == nil {
+		return nil, ErrClosed
+	}
 	out := make([]llm.HiddenStates, len(inputs))
 	toks := make([][]int32, len(inputs))
 	var valid []int // the inputs that can be evaluated
 	for i, in := range inputs {
 		t, err := l.prompt(m, in)
-		if err == nil && len(t) > h.c.Size() {
-			err = fmt.Errorf("%w: %d tokens > context size %d", llm.ErrContextTooLong, len(t), h.c.Size())
+		if err == nil {
+			err = h.c.fits(len(t))
 		}
 		if err != nil {
 			out[i].Err = err
@@ -122,17 +158,13 @@ func (l *LLM) HiddenStates(ctx context.Context, inputs []llm.Input, layers []int
 		toks[i] = t
 		valid = append(valid, i)
 	}
-
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.c.c == nil {
-		return nil, ErrClosed
-	}
 	// The final norm is taken over output rows only, so every token is an
 	// output when it is asked for.
 	_, allOutputs := pos[m.info.NLayer]
 
-	cap := h.b.Cap()
+	// A context without memory (an encoder such as BERT) evaluates each
+	// decode in one ubatch, so its groups are bounded by that.
+	cap := h.c.decodeLimit()
 	var group []int
 	used := 0
 	flush := func() error {

@@ -98,6 +98,7 @@ struct locallm_capture {
     int32_t   n;         // how many layers are captured now
     int32_t   top;       // the highest layer captured: the graph can stop after it
     int32_t   stop_early;
+    int32_t   graph;     // LOCALLM_GRAPH_*
     int32_t * layers;    // Hugging Face numbering: 0 embeddings, i block i, n_layer final norm
     float  ** data;      // per captured layer: rows * n_embd floats
     int64_t * rows;
@@ -134,11 +135,13 @@ void locallm_capture_free(locallm_capture * c) {
     free(c);
 }
 
-int32_t locallm_capture_set(locallm_capture * c, const int32_t * layers, int32_t n, int32_t stop_early) {
+int32_t locallm_capture_set(locallm_capture * c, const int32_t * layers, int32_t n, int32_t stop_early, int32_t graph) {
     if (n < 0 || n > c->max) return -1;
+    if (graph != LOCALLM_GRAPH_DECODER && graph != LOCALLM_GRAPH_BERT) return -1;
     c->n = n;
     c->top = -1;
     c->stop_early = stop_early;
+    c->graph = graph;
     for (int32_t i = 0; i < n; i++) {
         c->layers[i] = layers[i];
         if (layers[i] > c->top) c->top = layers[i];
@@ -153,17 +156,54 @@ void locallm_capture_reset(locallm_capture * c) {
     c->n_embd = 0;
 }
 
-// layer_of maps a graph tensor name to its Hugging Face hidden_states index, or -1.
-static int32_t layer_of(const char * name, int32_t n_layer) {
-    if (strcmp(name, "inp_embd") == 0) return 0;
-    if (strcmp(name, "result_norm") == 0) return n_layer;
-    if (strncmp(name, "l_out-", 6) == 0) {
-        char * end = NULL;
-        long il = strtol(name + 6, &end, 10);
-        // The last block's raw output is cut to the output rows and is not
-        // one of Hugging Face's hidden states (the final norm replaces it).
-        if (end != name + 6 && *end == '\0' && il >= 0 && il < n_layer - 1) return (int32_t) il + 1;
+// block_index parses the block number of a name "<prefix>N", or returns -1.
+static int32_t block_index(const char * name, const char * prefix) {
+    size_t n = strlen(prefix);
+    if (strncmp(name, prefix, n) != 0) return -1;
+    char * end = NULL;
+    long il = strtol(name + n, &end, 10);
+    if (end == name + n || *end != '\0' || il < 0 || il > INT32_MAX) return -1;
+    return (int32_t) il;
+}
+
+// bert_block_out returns il when t is the output of block il in a graph of
+// llm_build_bert, else -1. That graph names no block output (only the last,
+// "result_embd"), so it is found by its shape: the bias add of
+// layer_output_norm, ADD(MUL(NORM(ADD(ffn_out, "ffn_inp-il")) = "norm_w-il", b).
+// attn_output_norm has the same form, but its NORM's input is not the sum
+// with ffn_inp, so it does not match.
+static int32_t bert_block_out(const struct ggml_tensor * t) {
+    if (t->op != GGML_OP_ADD) return -1;
+    const struct ggml_tensor * w = t->src[0];
+    if (w == NULL || w->op != GGML_OP_MUL) return -1;
+    int32_t il = block_index(w->name, "norm_w-");
+    if (il < 0) return -1;
+    const struct ggml_tensor * norm = w->src[0];
+    if (norm == NULL || norm->op != GGML_OP_NORM) return -1;
+    const struct ggml_tensor * sum = norm->src[0];
+    if (sum == NULL || sum->op != GGML_OP_ADD || sum->src[1] == NULL) return -1;
+    char want[32];
+    snprintf(want, sizeof want, "ffn_inp-%d", (int) il);
+    return strcmp(sum->src[1]->name, want) == 0 ? il : -1;
+}
+
+// layer_of maps a graph tensor to its Hugging Face hidden_states index, or -1.
+static int32_t layer_of(const struct ggml_tensor * t, const locallm_capture * c) {
+    const char * name = t->name;
+    if (c->graph == LOCALLM_GRAPH_BERT) {
+        // 0 is the embeddings after their LayerNorm; block il's output is
+        // il+1, the last block's (all rows: an encoder outputs every token)
+        // n_layer, as Hugging Face's BertModel numbers them.
+        if (strcmp(name, "inp_norm") == 0) return 0;
+        int32_t il = bert_block_out(t);
+        return il >= 0 && il < c->n_layer ? il + 1 : -1;
     }
+    if (strcmp(name, "inp_embd") == 0) return 0;
+    if (strcmp(name, "result_norm") == 0) return c->n_layer;
+    int32_t il = block_index(name, "l_out-");
+    // The last block's raw output is cut to the output rows and is not
+    // one of Hugging Face's hidden states (the final norm replaces it).
+    if (il >= 0 && il < c->n_layer - 1) return il + 1;
     return -1;
 }
 
@@ -180,7 +220,7 @@ bool locallm_capture_eval(struct ggml_tensor * t, bool ask, void * user_data) {
     if (c->n == 0) {
         return ask ? false : true;
     }
-    int32_t l = layer_of(t->name, c->n_layer);
+    int32_t l = layer_of(t, c);
     int32_t i = index_of(c, l);
     if (ask) {
         return i >= 0;

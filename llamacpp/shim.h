@@ -42,9 +42,14 @@ int32_t locallm_eog_tokens(const struct llama_vocab * vocab, int32_t * out);
 typedef struct locallm_capture locallm_capture;
 locallm_capture * locallm_capture_new(int32_t n_layer, int32_t max_layers);
 void locallm_capture_free(locallm_capture * c);
-// Sets the layers to capture (n = 0 captures nothing) and empties the buffers.
-// With stop_early, the graph stops after the highest layer is captured.
-int32_t locallm_capture_set(locallm_capture * c, const int32_t * layers, int32_t n, int32_t stop_early);
+// How the capture finds the hidden states in a graph: by llama.cpp's names
+// for decoder graphs (inp_embd, l_out-N, result_norm), by shape for
+// llm_build_bert's (see layer_of in shim.c).
+enum { LOCALLM_GRAPH_DECODER = 0, LOCALLM_GRAPH_BERT = 1 };
+// Sets the layers to capture (n = 0 captures nothing) and the graph kind,
+// and empties the buffers. With stop_early, the graph stops after the
+// highest layer is captured.
+int32_t locallm_capture_set(locallm_capture * c, const int32_t * layers, int32_t n, int32_t stop_early, int32_t graph);
 void locallm_capture_reset(locallm_capture * c);
 bool locallm_capture_eval(struct ggml_tensor * t, bool ask, void * user_data);
 // Copies rows [row0, row0+n_rows) captured for layers[layer_index] into dst.
