@@ -126,6 +126,11 @@ func (b *Batch) check(c *Context) error {
 	if b.n > c.nBatch {
 		return fmt.Errorf("%w: batch of %d tokens exceeds the context's batch size %d", ErrBadOption, b.n, c.nBatch)
 	}
+	if c.noKV && b.n > c.nUBatch {
+		// An encoder evaluates a batch in one physical batch; llama.cpp
+		// aborts on a larger one.
+		return fmt.Errorf("%w: batch of %d tokens exceeds the physical batch size %d of a model without KV cache", ErrBadOption, b.n, c.nUBatch)
+	}
 	nv := C.llama_token(c.model.nVocab)
 	for i := 0; i < b.n; i++ {
 		if b.token[i] < 0 || b.token[i] >= nv {

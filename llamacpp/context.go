@@ -167,6 +167,8 @@ type Context struct {
 	nEmbd   int
 	nCtx    int
 	nBatch  int
+	nUBatch int
+	noKV    bool // the model keeps no KV cache (encoders such as BERT)
 	nSeqMax int
 	sampBuf *C.llama_token_data // n_vocab entries, for sampling
 }
@@ -248,6 +250,8 @@ func (m *Model) newContext(opts *ContextOptions, capture bool) (*Context, error)
 		nEmbd:   m.info.NEmbd,
 		nCtx:    int(C.llama_n_ctx(cc)),
 		nBatch:  int(C.llama_n_batch(cc)),
+		nUBatch: int(C.llama_n_ubatch(cc)),
+		noKV:    C.llama_get_memory(cc) == nil,
 		nSeqMax: int(C.llama_n_seq_max(cc)),
 	}
 	c.sampBuf = (*C.llama_token_data)(C.malloc(C.size_t(m.nVocab) * C.size_t(unsafe.Sizeof(C.llama_token_data{}))))
@@ -403,6 +407,10 @@ func (c *Context) SequenceEmbedding(seq int32) ([]float32, error) {
 		return nil, fmt.Errorf("llamacpp: no embedding for sequence %d", seq)
 	}
 	n := int(C.llama_model_n_embd(c.model.c))
+	if C.llama_pooling_type(c.c) == C.LLAMA_POOLING_TYPE_RANK {
+		// Rank pooling yields one score per classifier output, not n_embd floats.
+		n = int(C.llama_model_n_cls_out(c.model.c))
+	}
 	out := make([]float32, n)
 	copy(out, unsafe.Slice((*float32)(unsafe.Pointer(p)), n))
 	return out, nil

@@ -52,6 +52,7 @@ var (
 	_ llm.Streamer     = (*LLM)(nil)
 	_ llm.Configurable = (*LLM)(nil)
 	_ llm.HiddenStater = (*LLM)(nil)
+	_ llm.Embedder     = (*LLM)(nil)
 )
 
 func init() {

@@ -14,8 +14,10 @@ type HiddenStater interface {
 	LastHiddenStates(ctx context.Context, inputs []Input) ([]HiddenStates, error)
 	// HiddenStates returns, per input, the hidden states of the given
 	// layers, numbered as Hugging Face numbers hidden_states: 0 is the token
-	// embeddings, i the output of block i, n_layer the final normed output;
-	// negative numbers count from the end (-1 is n_layer).
+	// embeddings, i the output of block i, and n_layer the last: the final
+	// normed output for decoders, the last block's output for encoders
+	// such as BERT (which have no final norm). Negative numbers count from
+	// the end (-1 is n_layer).
 	HiddenStates(ctx context.Context, inputs []Input, layers []int) ([]HiddenStates, error)
 }
 
@@ -31,4 +33,10 @@ type HiddenStates struct {
 	// Err is this input's error (an empty input, a prompt longer than the
 	// context); the other inputs are still evaluated.
 	Err error `json:"-"`
+}
+
+// Embedder is implemented by LLMs that give an embedding model's own pooled
+// embedding (the pooling its metadata declares), one vector per input.
+type Embedder interface {
+	Embed(ctx context.Context, inputs []Input) ([][]float32, error)
 }
