@@ -26,6 +26,9 @@ func Check(path string) error {
 //   - tensor names of 64 bytes or more (GGML_MAX_NAME), arrays of arrays,
 //     and tensor data not laid out in file order with each tensor padded
 //     to the alignment (gguf.cpp refuses these: ErrUnsupported);
+//   - tensor types the CPU backend aborts or crashes on when the model
+//     runs: a 1-D tensor (norm weight, bias) that is not f32, a matrix of
+//     q8_1, q8_K, i8, i16, i32, i64 or f64 (ErrUnsupported);
 //   - tokenizer.ggml.tokens that is not an array of strings
 //     (GGML_ASSERT in gguf_get_arr_str), or that holds the same token
 //     twice (GGML_ASSERT in llama_vocab::impl::load);
@@ -36,8 +39,12 @@ func Check(path string) error {
 //     tokenizer.ggml.precompiled_charsmap that is not an array (asserts);
 //   - an end-of-sequence token id, after llama.cpp's defaults, outside the
 //     vocabulary (read unchecked);
-//   - expert counts that break the GGML_ASSERTs of load_hparams, and an
-//     unknown {arch}.rope.scaling.type (GGML_ASSERT);
+//   - expert counts that break the GGML_ASSERTs of load_hparams, an
+//     unknown {arch}.rope.scaling.type (GGML_ASSERT), {arch}.block_count of
+//     0 (GGML_ABORT) or over 512 (out-of-bounds reads), a negative or NaN
+//     {arch}.attention.layer_norm_rms_epsilon or layer_norm_epsilon
+//     (GGML_ASSERT when the model runs), and for "llama" a
+//     value_length different from key_length (GGML_ASSERT);
 //   - general.architecture that is not a string.
 //
 // Each is a *FormatError wrapping ErrUnsupported or ErrMetadata, at the
@@ -56,6 +63,11 @@ func (f *File) CheckLlamaCPP() error {
 		if kv.Value.Type() == TypeArray && kv.Value.ElemType() == TypeArray {
 			return &FormatError{Offset: kv.Offset, What: keyWhat(kv.Key), Err: ErrUnsupported,
 				Msg: "array of arrays; llama.cpp does not read them"}
+		}
+	}
+	for _, t := range f.Tensors {
+		if err := checkCPUType(t); err != nil {
+			return err
 		}
 	}
 	var next uint64
@@ -97,6 +109,30 @@ const (
 	keyMerges    = "tokenizer.ggml.merges"
 	keyCharsmap  = "tokenizer.ggml.precompiled_charsmap"
 )
+
+// maxLayers is LLAMA_MAX_LAYERS.
+const maxLayers = 512
+
+// noCPUMatMul are the types ggml's CPU backend has no dot product (and no
+// row lookup) for: a weight matrix of one of them crashes llama.cpp when the
+// model runs (SIGSEGV in mul_mat, GGML_ABORT in get_rows).
+var noCPUMatMul = map[TensorType]bool{TypeQ8_1: true, TypeQ8_K: true, TypeI8: true, TypeI16: true, TypeI32: true, TypeI64: true, TypeF64: true}
+
+// checkCPUType reports a tensor type llama.cpp's CPU backend aborts or
+// crashes on: a 1-D tensor (a norm's weight, a bias) enters elementwise
+// operations, whose CPU kernels take f32 only ("binary_op: unsupported
+// types", an abort); a matrix of a type in noCPUMatMul.
+func checkCPUType(t Tensor) error {
+	switch {
+	case len(t.Dims) == 1 && t.Type != TypeF32:
+		return &FormatError{Offset: t.InfoOffset, What: tensorWhat(t.Name), Err: ErrUnsupported,
+			Msg: fmt.Sprintf("1-dimensional tensor of type %s; llama.cpp's CPU operations on norms and biases take f32 only and abort", t.Type)}
+	case len(t.Dims) > 1 && noCPUMatMul[t.Type]:
+		return &FormatError{Offset: t.InfoOffset, What: tensorWhat(t.Name), Err: ErrUnsupported,
+			Msg: fmt.Sprintf("matrix of type %s, which ggml's CPU backend cannot multiply; llama.cpp crashes", t.Type)}
+	}
+	return nil
+}
 
 // eosDefaults are llama-vocab.cpp's default end-of-sequence token ids per
 // tokenizer model ("bert" and "rwkv" have none).
@@ -153,7 +189,33 @@ func (f *File) checkMetadata() error {
 		}
 		return f.metaErr(key, "%s (expert_count %d, expert_used_count %d, expert_group_count %d, expert_group_used_count %d); llama.cpp aborts", bad, nExpert, nUsed, nGroups, nGroupUsed)
 	}
-	key := arch + ".rope.scaling.type"
+	// load_hparams asks for the heads of layer 0 (n_head(0)), which
+	// aborts when there are no layers; past LLAMA_MAX_LAYERS the per-layer
+	// arrays are read out of bounds.
+	key := arch + ".block_count"
+	if v, ok := f.Lookup(key); ok {
+		if n, isU32 := v.Interface().(uint32); isU32 && (n == 0 || n > maxLayers) {
+			return f.metaErr(key, "%d layers, must be 1 to %d; llama.cpp aborts", n, maxLayers)
+		}
+	}
+	// ggml's norms assert eps >= 0 when the model runs (NaN fails too).
+	for _, name := range []string{".attention.layer_norm_rms_epsilon", ".attention.layer_norm_epsilon"} {
+		key := arch + name
+		if v, ok := f.Lookup(key); ok {
+			if x, isF32 := v.Interface().(float32); isF32 && !(x >= 0) {
+				return f.metaErr(key, "epsilon %v is negative or NaN; ggml aborts", x)
+			}
+		}
+	}
+	// llm_build_llama asserts that keys and values have the same head size.
+	if arch == "llama" {
+		k, kok := f.Lookup(arch + ".attention.key_length")
+		v, vok := f.Lookup(arch + ".attention.value_length")
+		if kok && vok && k.Interface() != v.Interface() {
+			return f.metaErr(arch+".attention.value_length", "value head size %v differs from key head size %v; llama.cpp aborts", v, k)
+		}
+	}
+	key = arch + ".rope.scaling.type"
 	if v, ok := f.Lookup(key); ok {
 		if s, isStr := v.AsString(); isStr {
 			switch s {

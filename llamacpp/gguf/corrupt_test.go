@@ -31,6 +31,11 @@ func (r raw) kvU32(key string, v uint32) raw { return r.str(key).u32(uint32(gguf
 // kvStr is a string pair.
 func (r raw) kvStr(key, v string) raw { return r.str(key).u32(uint32(gguf.TypeString)).str(v) }
 
+// kvF32 is an f32 pair.
+func (r raw) kvF32(key string, v float32) raw {
+	return r.str(key).u32(uint32(gguf.TypeFloat32)).u32(math.Float32bits(v))
+}
+
 // info is a tensor info.
 func (r raw) info(name string, typ gguf.TensorType, offset uint64, dims ...uint64) raw {
 	r = r.str(name).u32(uint32(len(dims)))
@@ -251,6 +256,16 @@ func TestCheckLlamaCPP(t *testing.T) {
 		"gap between":        {header(3, 2, 0).info("a", gguf.TypeF32, 0, 1).info("b", gguf.TypeF32, 64, 1).data(68), gguf.ErrUnsupported, "so 32"},
 		"out of order":       {header(3, 2, 0).info("a", gguf.TypeF32, 32, 1).info("b", gguf.TypeF32, 0, 1).data(36), gguf.ErrUnsupported, "so 0"},
 		"contiguous is fine": {header(3, 2, 0).info("a", gguf.TypeF32, 0, 1).info("b", gguf.TypeF32, 32, 1).data(36), nil, ""},
+		"f16 norm":           {header(3, 1, 0).info("output_norm.weight", gguf.TypeF16, 0, 2).data(4), gguf.ErrUnsupported, "f32 only"},
+		"i32 matrix":         {header(3, 1, 0).info("output.weight", gguf.TypeI32, 0, 2, 2).data(16), gguf.ErrUnsupported, "cannot multiply"},
+		"q8_K matrix":        {header(3, 1, 0).info("output.weight", gguf.TypeQ8_K, 0, 256, 1).data(292), gguf.ErrUnsupported, "cannot multiply"},
+		"f16 matrix is fine": {header(3, 1, 0).info("output.weight", gguf.TypeF16, 0, 2, 2).data(8), nil, ""},
+		"no layers":          {header(3, 0, 2).kvStr("general.architecture", "llama").kvU32("llama.block_count", 0), gguf.ErrMetadata, "0 layers"},
+		"513 layers":         {header(3, 0, 2).kvStr("general.architecture", "llama").kvU32("llama.block_count", 513), gguf.ErrMetadata, "513 layers"},
+		"negative eps":       {header(3, 0, 2).kvStr("general.architecture", "llama").kvF32("llama.attention.layer_norm_rms_epsilon", -1e-5), gguf.ErrMetadata, "negative or NaN"},
+		"NaN eps":            {header(3, 0, 2).kvStr("general.architecture", "bert").kvF32("bert.attention.layer_norm_epsilon", float32(math.NaN())), gguf.ErrMetadata, "NaN"},
+		"zero eps is fine":   {header(3, 0, 2).kvStr("general.architecture", "llama").kvF32("llama.attention.layer_norm_rms_epsilon", 0), nil, ""},
+		"k/v head sizes":     {header(3, 0, 3).kvStr("general.architecture", "llama").kvU32("llama.attention.key_length", 64).kvU32("llama.attention.value_length", 32), gguf.ErrMetadata, "differs"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			f, err := readBytes(tc.file)

@@ -174,7 +174,9 @@ func TestRoundTripTensors(t *testing.T) {
 	b := writeBytes(t, w)
 	f, err := readBytes(b)
 	require.NoError(t, err)
-	require.NoError(t, f.CheckLlamaCPP())
+	err = f.CheckLlamaCPP()
+	assert.ErrorIs(t, err, gguf.ErrUnsupported, "llama.cpp cannot multiply an i8 matrix")
+	assert.ErrorContains(t, err, `tensor "i8"`)
 	require.Len(t, f.Tensors, 7)
 	assert.Zero(t, f.DataOffset%32)
 	for i, want := range w.Tensors() {
@@ -301,8 +303,8 @@ func TestTensorFuncWrongSize(t *testing.T) {
 func TestAlignmentKey(t *testing.T) {
 	w := gguf.NewWriter()
 	require.NoError(t, w.AddKV("general.alignment", uint32(64)))
-	require.NoError(t, w.AddTensor("a", gguf.TypeI8, []uint64{3}, []byte{1, 2, 3}))
-	require.NoError(t, w.AddTensor("b", gguf.TypeI8, []uint64{3}, []byte{4, 5, 6}))
+	require.NoError(t, w.AddTensor("a", gguf.TypeF32, []uint64{1}, []byte{1, 2, 3, 4}))
+	require.NoError(t, w.AddTensor("b", gguf.TypeF32, []uint64{1}, []byte{4, 5, 6, 7}))
 	f, err := readBytes(writeBytes(t, w))
 	require.NoError(t, err)
 	require.NoError(t, f.CheckLlamaCPP())
@@ -311,7 +313,7 @@ func TestAlignmentKey(t *testing.T) {
 	assert.Equal(t, uint64(64), f.Tensors[1].Offset)
 	b, _, err := f.ReadTensor("b")
 	require.NoError(t, err)
-	assert.Equal(t, []byte{4, 5, 6}, b)
+	assert.Equal(t, []byte{4, 5, 6, 7}, b)
 }
 
 func TestVocabFiles(t *testing.T) {
