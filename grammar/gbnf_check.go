@@ -19,48 +19,55 @@ func (p *gParser) check(g *Grammar) error {
 	if err := p.checkSize(g); err != nil {
 		return err
 	}
-	return p.checkLeftRecursion(g)
+	if err := p.checkLeftRecursion(g); err != nil {
+		return err
+	}
+	return p.checkPaths(g)
 }
 
 // checkUndefined mirrors which undefined names llama.cpp notices. It keeps
 // one rule per symbol id and fails if a rule below the highest defined id
-// is missing, or if a rule references a missing one. A rule defined twice
-// is replaced by its last definition, but the rules generated for the
-// groups and repetitions of the earlier definitions stay: a reference there
-// still counts, while one at the top level of the replaced body does not.
+// is missing, or if a rule references a missing one. So a reference counts
+// only where llama.cpp keeps it: a rule defined twice is replaced by its
+// last definition, but the rules generated for the groups and repetitions
+// of the earlier one stay, and x{0} leaves no trace of x in its rule (but
+// the rules generated inside x stay).
 func (p *gParser) checkUndefined(g *Grammar) error {
 	type site struct {
-		name      string
-		pos       Pos
-		surviving bool
+		name    string
+		pos     Pos
+		present bool
 	}
 	var sites []site
-	var walk func(n Node, replaced, inSub bool)
-	walk = func(n Node, replaced, inSub bool) {
+	// present: n's elements are in a rule llama.cpp keeps.
+	var walk func(n Node, present bool)
+	walk = func(n Node, present bool) {
 		switch n := n.(type) {
 		case *AltNode:
 			for _, s := range n.Alts {
-				walk(s, replaced, inSub)
+				walk(s, present)
 			}
 		case *SeqNode:
 			for _, it := range n.Items {
-				walk(it, replaced, inSub)
+				walk(it, present)
 			}
 		case *RefNode:
 			if g.byName[n.Name] == nil {
-				sites = append(sites, site{n.Name, n.Pos, !replaced || inSub})
+				sites = append(sites, site{n.Name, n.Pos, present})
 			}
 		case *GroupNode:
-			walk(n.Body, replaced, true)
+			walk(n.Body, true)
 		case *RepeatNode:
-			walk(n.Expr, replaced, inSub || n.Max == Unbounded || n.Max > n.Min)
+			// Copied into this rule Min times, and into generated rules
+			// if there are optional copies.
+			walk(n.Expr, present && n.Min > 0 || n.Max == Unbounded || n.Max > n.Min)
 		}
 	}
 	for _, r := range g.rules {
-		walk(r.Expr, g.byName[r.Name] != r, false)
+		walk(r.Expr, g.byName[r.Name] == r)
 	}
 	for _, s := range sites {
-		if s.surviving || p.symIDs[s.name] <= p.maxAdded {
+		if s.present || p.symIDs[s.name] <= p.maxAdded {
 			return &SyntaxError{Name: p.name, Line: s.pos.Line, Col: s.pos.Col, Offset: s.pos.Offset,
 				Msg: fmt.Sprintf("undefined rule %s", s.name), Err: ErrUndefinedRule}
 		}
@@ -436,4 +443,172 @@ func (p *gParser) nullable(g *Grammar, lr *gLRGraph) []bool {
 		}
 	}
 	return null
+}
+
+// gTE counts the paths llama.cpp's llama_grammar_advance_stack follows
+// through an item, each to a terminal (t) or to the item's end (e): it
+// expands every alternative and every way of matching the empty string
+// separately, and only then removes duplicate stacks. Both saturate.
+type gTE struct{ t, e gSat }
+
+func (a gSat) mulSat(b gSat) gSat {
+	if a == 0 || b == 0 {
+		return 0
+	}
+	if a > gSatMax/b {
+		return gSatMax
+	}
+	return a * b
+}
+
+// then is the paths through a followed by b.
+func (a gTE) then(b gTE) gTE {
+	return gTE{a.t.add(a.e.mulSat(b.t)), a.e.mulSat(b.e)}
+}
+
+func (a gTE) or(b gTE) gTE { return gTE{a.t.add(b.t), a.e.add(b.e)} }
+
+// checkPaths bounds the paths llama.cpp follows from any position of any
+// rule. Their number multiplies along sequences of items that can match
+// the empty string in more than one way, as in (("a"?)?){30}, and
+// llama.cpp takes time exponential in the nesting to load such a grammar.
+func (p *gParser) checkPaths(g *Grammar) error {
+	memo := map[any]gTE{}
+	var te func(n Node) gTE
+	seq := func(items []Node) gTE {
+		acc := gTE{0, 1}
+		for _, it := range items {
+			if acc.e == 0 {
+				break // what follows is not reached without input
+			}
+			acc = acc.then(te(it))
+		}
+		return acc
+	}
+	alts := func(a *AltNode) gTE {
+		var sum gTE
+		for _, s := range a.Alts {
+			sum = sum.or(seq(s.Items))
+		}
+		return sum
+	}
+	// chain returns the paths through the rules llama.cpp generates for
+	// the optional copies of a repetition: S'(k) ::= S S'(k-1) | .
+	chain := func(n *RepeatNode, s gTE) gTE {
+		if n.Max == Unbounded {
+			return gTE{s.t, 1} // s.e is 0: nullable S here is rejected as left recursion
+		}
+		r := gTE{0, 0}
+		for j := 1; j <= n.Max-n.Min; j++ {
+			if j == 1 {
+				r = s.or(gTE{0, 1})
+			} else {
+				r = s.then(r).or(gTE{0, 1})
+			}
+		}
+		return r
+	}
+	te = func(n Node) gTE {
+		switch n := n.(type) {
+		case *LiteralNode, *ClassNode:
+			if gZeroWidth(n) {
+				return gTE{0, 1}
+			}
+			return gTE{1, 0}
+		case *RefNode:
+			return te(g.byName[n.Name].Expr)
+		case *AltNode, *GroupNode, *RepeatNode:
+			if v, ok := memo[n]; ok {
+				return v
+			}
+			memo[n] = gTE{} // in progress; cannot recur without left recursion
+			var v gTE
+			switch n := n.(type) {
+			case *AltNode:
+				v = alts(n)
+			case *GroupNode:
+				v = alts(n.Body)
+			case *RepeatNode:
+				if n.Max == 0 {
+					v = gTE{0, 1}
+					break
+				}
+				s := te(n.Expr)
+				v = gTE{0, 1}
+				for i := 0; i < n.Min && v.e > 0; i++ {
+					v = v.then(s)
+				}
+				if n.Max == Unbounded || n.Max > n.Min {
+					v = v.then(chain(n, s))
+				}
+			}
+			memo[n] = v
+			return v
+		}
+		return gTE{1, 0} // ., tokens
+	}
+	// Every suffix of every alternative is a position llama.cpp's stacks
+	// can hold.
+	var bad Node
+	var worst gSat
+	check := func(items []Node) {
+		acc := gTE{0, 1}
+		for i := len(items) - 1; i >= 0 && bad == nil; i-- {
+			it := items[i]
+			if r, ok := it.(*RepeatNode); ok && r.Max != 0 {
+				s := te(r.Expr)
+				if r.Max == Unbounded || r.Max > r.Min {
+					acc = chain(r, s).then(acc)
+				}
+				for j := 0; j < r.Min && bad == nil; j++ {
+					acc = s.then(acc)
+					if acc.t.add(acc.e) > MaxPaths {
+						bad, worst = it, acc.t.add(acc.e)
+					}
+				}
+			} else {
+				acc = te(it).then(acc)
+			}
+			if bad == nil && acc.t.add(acc.e) > MaxPaths {
+				bad, worst = it, acc.t.add(acc.e)
+			}
+		}
+	}
+	var walk func(n Node)
+	walk = func(n Node) {
+		switch n := n.(type) {
+		case *AltNode:
+			for _, s := range n.Alts {
+				check(s.Items)
+				for _, it := range s.Items {
+					walk(it)
+				}
+			}
+		case *GroupNode:
+			walk(n.Body)
+		case *RepeatNode:
+			if n.Max == Unbounded || n.Max > n.Min {
+				s := te(n.Expr)
+				if v := chain(n, s); v.t.add(v.e) > MaxPaths && bad == nil {
+					bad, worst = n, v.t.add(v.e)
+				}
+			}
+			walk(n.Expr)
+		}
+	}
+	for _, r := range g.rules {
+		if g.byName[r.Name] == r && bad == nil {
+			walk(r.Expr)
+		}
+	}
+	if bad != nil {
+		pos := bad.Position()
+		how := "more than 2^60"
+		if worst < gSatMax {
+			how = fmt.Sprint(worst)
+		}
+		return &SyntaxError{Name: p.name, Line: pos.Line, Col: pos.Col, Offset: pos.Offset,
+			Msg: fmt.Sprintf("llama.cpp would expand %s paths from here, more than %d: alternatives and ways to match the empty string multiply", how, MaxPaths), Err: ErrLimit}
+	}
+	return nil
 }

@@ -30,8 +30,11 @@ import (
 // only extremely ambiguous grammars need.
 var ErrMatchBudget = errors.New("grammar: match work budget exceeded")
 
-// MaxMatchWork bounds the work the matcher does for one code point.
+// MaxMatchWork bounds the work the matcher does for one code point: some
+// tens of milliseconds.
 const MaxMatchWork = 1 << 20
+
+var gMatchWork = MaxMatchWork // lowered by tests
 
 // MatchError reports bytes the grammar does not accept. Offset counts the
 // bytes accepted before the offending one, from the matcher's start.
@@ -87,6 +90,7 @@ type gNode struct {
 	nt     int32
 	seq    uint32 // numbers the nodes of one step, for hashing
 	popped bool   // returned during its creation step
+	adds   uint32 // edges added after creation
 	step   uint64
 	edges  []gEdge
 	first  [1]gEdge // the usual single edge, without a second allocation
@@ -333,7 +337,7 @@ func (sc *gScratch) begin() {
 	sc.work = sc.work[:0]
 	sc.pending = sc.pending[:0]
 	sc.accept = false
-	sc.budget = MaxMatchWork
+	sc.budget = gMatchWork
 	sc.seen.reset()
 	if len(sc.edgeMap) > 0 {
 		sc.edgeMap = nil
@@ -401,29 +405,53 @@ func (sc *gScratch) call(p *gProg, d gDesc, x int32) {
 		if !tail {
 			v.first[0] = ret
 			v.edges = v.first[:1:1]
-		} else if len(d.node.edges) == 1 {
-			v.first[0] = d.node.edges[0]
-			v.edges = v.first[:1:1]
 		} else {
-			v.edges = append([]gEdge(nil), d.node.edges...)
+			// Shared, never written: an older node's edges are final, and
+			// the full slice expression makes append copy them first.
+			v.edges = d.node.edges[:len(d.node.edges):len(d.node.edges)]
 		}
 		sc.ntNode[x], sc.ntStamp[x] = v, sc.stamp
 		sc.start(p, v)
 		return
 	}
 	v := sc.ntNode[x]
-	if tail {
+	switch {
+	case !tail:
+		sc.addEdge(v, ret)
+	case len(v.edges) <= 2 && len(d.node.edges) > gSmallSet:
+		// Many edges joining few: copy them in bulk, then keep those of
+		// v's own that are not among them.
+		old := v.edges
+		v.edges = append(make([]gEdge, 0, len(d.node.edges)+len(old)), d.node.edges...)
+		var known []gEdge
+		for _, e := range old {
+			if slices.Contains(d.node.edges, e) {
+				known = append(known, e)
+			} else {
+				v.edges = append(v.edges, e)
+			}
+		}
+		sc.budget -= len(d.node.edges)
+		if v.popped {
+			for _, e := range d.node.edges {
+				if !slices.Contains(known, e) {
+					sc.follow(e)
+				}
+			}
+		}
+	default:
 		for _, e := range d.node.edges {
 			sc.addEdge(v, e)
 		}
-	} else {
-		sc.addEdge(v, ret)
 	}
 }
 
 func (sc *gScratch) addEdge(v *gNode, e gEdge) {
 	sc.budget--
-	if len(v.edges) <= gSmallSet {
+	// Scan the edges while few or seldom added to; index them in a map
+	// only for a node that keeps getting edges.
+	if v.adds++; len(v.edges) <= gSmallSet || v.adds <= gSmallSet {
+		sc.budget -= len(v.edges) / 64
 		if slices.Contains(v.edges, e) {
 			return
 		}
@@ -622,38 +650,42 @@ const gInlineMax = 16
 // of a call to it, or -1 if it is not: only small rules of one alternative
 // without groups, recursion or repetitions of more than one character are.
 func (c *gCompiler) inlineSize(name string) int {
+	const busy = -2 // being computed: a reference to it is recursion
 	if n, ok := c.inline[name]; ok {
-		return n // -1 also while name is being computed: recursion
+		return n
 	}
-	c.inline[name] = -1
-	alts := c.g.byName[name].Expr.(*AltNode).Alts
-	if len(alts) != 1 {
-		return -1
-	}
+	c.inline[name] = busy
 	size := 0
-	for _, it := range alts[0].Items {
-		switch it := it.(type) {
-		case *LiteralNode:
-			size += len(it.Value)
-		case *ClassNode, *AnyNode, *TokenNode:
-			size++
-		case *RefNode:
-			if n := c.inlineSize(it.Name); n >= 0 {
-				size += n
-			} else {
+	if alts := c.g.byName[name].Expr.(*AltNode).Alts; len(alts) == 1 {
+		for _, it := range alts[0].Items {
+			switch it := it.(type) {
+			case *LiteralNode:
+				size += len(it.Value)
+			case *ClassNode, *AnyNode, *TokenNode:
 				size++
+			case *RefNode:
+				switch n := c.inlineSize(it.Name); n {
+				case busy:
+					size = gInlineMax + 1
+				case -1:
+					size++
+				default:
+					size += n
+				}
+			case *RepeatNode:
+				if !gSingleChar(it.Expr) {
+					size = gInlineMax + 1
+				}
+				size++
+			default:
+				size = gInlineMax + 1
 			}
-		case *RepeatNode:
-			if !gSingleChar(it.Expr) {
-				return -1
-			}
-			size++
-		default:
-			return -1
 		}
+	} else {
+		size = gInlineMax + 1
 	}
 	if size > gInlineMax {
-		return -1
+		size = -1
 	}
 	c.inline[name] = size
 	return size

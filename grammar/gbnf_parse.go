@@ -26,6 +26,11 @@ const (
 	// build from the text, counting each repetition expanded as llama.cpp
 	// expands it: "abc"{2000}{2000} alone would be 12 million.
 	MaxElements = 1 << 22
+	// MaxPaths caps the paths llama.cpp follows, from any position of a
+	// rule, to each terminal or way of matching the empty string; it
+	// expands them one by one, so they cost it time exponential in the
+	// nesting of items that match the empty string in several ways.
+	MaxPaths = 1 << 16
 )
 
 // Sentinel errors. Parse returns a *SyntaxError; errors.Is tells these
