@@ -391,6 +391,9 @@ func (l *LLM) runJobs(ctx context.Context, s *scheduler, toks []int32, gens []in
 	for start := 0; start < len(gens); start += per {
 		chunk := gens[start:min(start+per, len(gens))]
 		j := &job{ctx: ctx, tokens: toks, params: params, result: make(chan jobResult, 1)}
+		if cons != nil {
+			j.guide = cons.grammar
+		}
 		if stream != nil {
 			j.stream = func(k int, c llm.Chunk) { stream(chunk[k], c) }
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/locallm/locallm/grammar"
 	"github.com/locallm/locallm/llm"
 )
 
@@ -29,6 +30,7 @@ type job struct {
 	tokens   []int32
 	params   llm.GenerationParams // with defaults applied
 	samplers []*Sampler           // one per generation; the scheduler closes them
+	guide    *grammar.Grammar     // the constraint's grammar, or nil
 	stream   func(gen int, c llm.Chunk)
 	result   chan jobResult // buffered, receives exactly once
 }
@@ -54,6 +56,7 @@ type seqState struct {
 	nOut    int
 	done    bool
 	reason  llm.FinishReason
+	guide   *grammar.Matcher // follows the output through the grammar; nil when unconstrained
 }
 
 // run is an admitted job.
@@ -239,7 +242,11 @@ func (s *scheduler) admit() {
 			id := s.free[len(s.free)-1]
 			s.free = s.free[:len(s.free)-1]
 			r.ids = append(r.ids, id)
-			r.seqs = append(r.seqs, &seqState{id: id, sampler: j.samplers[g], idx: -1})
+			q := &seqState{id: id, sampler: j.samplers[g], idx: -1}
+			if j.guide != nil {
+				q.guide = j.guide.NewMatcher()
+			}
+			r.seqs = append(r.seqs, q)
 		}
 		// Cells may still hold a finished sequence's positions if a removal
 		// was skipped; start clean.
@@ -364,6 +371,9 @@ func (s *scheduler) sample(r *run, q *seqState, idx int) {
 	q.nOut++
 	before := len(q.text)
 	q.text = append(q.text, s.model.piece(s.pieceBuf, tok, false)...)
+	if q.guide != nil && s.complete(r, q, before) {
+		return
+	}
 	if cut, ok := findStop(q.text, before, r.job.params.Stop); ok {
 		q.text = q.text[:cut]
 		s.finish(r, q, llm.FinishStop)
@@ -375,6 +385,41 @@ func (s *scheduler) sample(r *run, q *seqState, idx int) {
 	}
 	q.last = tok
 	s.emit(r, q, false)
+}
+
+// complete feeds the new text to q's matcher and, when the token budget
+// is about to run out mid-structure, appends the grammar's completion and
+// ends the sequence. It reports whether it ended it.
+func (s *scheduler) complete(r *run, q *seqState, before int) bool {
+	if err := q.guide.Feed(q.text[before:]); err != nil {
+		// The Go matcher and llama.cpp disagree; stop guiding rather than
+		// append text llama.cpp's grammar would not produce.
+		q.guide = nil
+		return false
+	}
+	remaining := r.job.params.MaxNewTokens - q.nOut
+	if remaining > completionWindow {
+		return false
+	}
+	if q.guide.Accepting() {
+		if remaining <= completionSlack {
+			s.finish(r, q, llm.FinishLength) // complete already: stop while it is
+			return true
+		}
+		return false
+	}
+	comp, ok := shortestCompletion(q.guide, completionWindow)
+	if !ok {
+		return false
+	}
+	toks, err := s.model.Tokenize(string(comp), false, false)
+	if err != nil || len(toks)+completionSlack < remaining {
+		return false
+	}
+	q.text = append(q.text, comp...)
+	q.nOut += len(toks)
+	s.finish(r, q, llm.FinishLength)
+	return true
 }
 
 // emit streams the part of q's text that is final: complete UTF-8, and not

@@ -1,17 +1,20 @@
 package llamacpp
 
 import (
+	"encoding/json"
 	"fmt"
+	"reflect"
+	"sync"
 
 	"github.com/locallm/locallm/grammar"
 	"github.com/locallm/locallm/llm"
 )
 
 // constraint is a compiled structured-output request: the GBNF handed to
-// llama.cpp's grammar sampler and, where there is one, a validator of
-// finished outputs.
+// llama.cpp's grammar sampler and a check of finished outputs.
 type constraint struct {
 	gbnf     string
+	grammar  *grammar.Grammar // the same grammar, for the Go matcher that guides completions
 	validate func([]byte) error
 }
 
@@ -25,12 +28,114 @@ func checkGBNF(gbnf string) error {
 	return nil
 }
 
+// constraintCache keeps compiled constraints by their source, so that a job
+// whose rows share a schema compiles it once.
+var constraintCache struct {
+	sync.Mutex
+	m map[string]*constraint
+}
+
+const constraintCacheSize = 256
+
+func cachedConstraint(key string, build func() (*constraint, error)) (*constraint, error) {
+	constraintCache.Lock()
+	c, ok := constraintCache.m[key]
+	constraintCache.Unlock()
+	if ok {
+		return c, nil
+	}
+	c, err := build()
+	if err != nil {
+		return nil, err
+	}
+	constraintCache.Lock()
+	if constraintCache.m == nil || len(constraintCache.m) >= constraintCacheSize {
+		constraintCache.m = map[string]*constraint{}
+	}
+	constraintCache.m[key] = c
+	constraintCache.Unlock()
+	return c, nil
+}
+
+// schemaJSON turns StructuredOutput.Schema into schema bytes: JSON given as
+// bytes or a string, a map, or a Go value or reflect.Type whose type is
+// reflected into a schema.
+func schemaJSON(v any) ([]byte, error) {
+	switch s := v.(type) {
+	case json.RawMessage:
+		return s, nil
+	case []byte:
+		return s, nil
+	case string:
+		return []byte(s), nil
+	case map[string]any, bool:
+		return json.Marshal(s)
+	case reflect.Type:
+		return grammar.SchemaFor(reflect.New(s).Elem().Interface())
+	}
+	return grammar.SchemaFor(v)
+}
+
 func compileConstraint(so *llm.StructuredOutput) (*constraint, error) {
 	if err := so.Validate(); err != nil {
 		return nil, err
 	}
-	if so.GBNF != "" {
-		return &constraint{gbnf: so.GBNF}, nil
+	switch {
+	case so.Schema != nil:
+		data, err := schemaJSON(so.Schema)
+		if err != nil {
+			return nil, fmt.Errorf("%w: schema: %v", llm.ErrBadInput, err)
+		}
+		return cachedConstraint(fmt.Sprintf("schema|%v|%s", so.Lenient, data), func() (*constraint, error) {
+			// Formats are constraints here: whoever asks for a date wants one.
+			opts := &grammar.SchemaOptions{Lenient: so.Lenient, FormatAssertion: true}
+			gbnf, err := grammar.CompileSchema(data, opts)
+			if err != nil {
+				return nil, fmt.Errorf("%w: schema: %w", llm.ErrBadInput, err)
+			}
+			v, err := grammar.NewValidatorWithOptions(data, opts)
+			if err != nil {
+				return nil, fmt.Errorf("%w: schema: %w", llm.ErrBadInput, err)
+			}
+			g, err := grammar.Parse("schema", gbnf)
+			if err != nil {
+				return nil, fmt.Errorf("%w: schema grammar: %w", ErrGrammar, err)
+			}
+			return &constraint{gbnf: gbnf, grammar: g, validate: v.Validate}, nil
+		})
+	case so.GBNF != "":
+		return cachedConstraint("gbnf|"+so.GBNF, func() (*constraint, error) {
+			g, err := grammar.Parse("gbnf", so.GBNF)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %w", ErrGrammar, err)
+			}
+			return &constraint{gbnf: so.GBNF, grammar: g, validate: matcherCheck(g)}, nil
+		})
+	default:
+		return cachedConstraint("regex|"+so.Regex, func() (*constraint, error) {
+			gbnf, err := grammar.CompileRegex(so.Regex)
+			if err != nil {
+				return nil, fmt.Errorf("%w: regex: %w", llm.ErrBadInput, err)
+			}
+			g, err := grammar.Parse("regex", gbnf)
+			if err != nil {
+				return nil, fmt.Errorf("%w: regex grammar: %w", ErrGrammar, err)
+			}
+			return &constraint{gbnf: gbnf, grammar: g, validate: matcherCheck(g)}, nil
+		})
 	}
-	return nil, fmt.Errorf("%w: not yet supported", llm.ErrBadInput)
+}
+
+// matcherCheck validates an output against a grammar with the Go matcher.
+func matcherCheck(g *grammar.Grammar) func([]byte) error {
+	return func(out []byte) error {
+		m := g.NewMatcher()
+		if err := m.Feed(out); err != nil {
+			return err
+		}
+		if !m.Accepting() {
+			return fmt.Errorf("output ends before the grammar is complete")
+		}
+		return nil
+	}
 }
