@@ -1,0 +1,138 @@
+package llamacpp_test
+
+import (
+	"context"
+	"math"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/locallm/locallm/llamacpp"
+	"github.com/locallm/locallm/llm"
+)
+
+// TestOptionsCheckedBeforeC: every out-of-range option is refused by New,
+// in Go, with an error naming it, before llama.cpp sees it.
+func TestOptionsCheckedBeforeC(t *testing.T) {
+	cases := []struct {
+		name string
+		opts llamacpp.Options
+		want string
+	}{
+		{"no model", llamacpp.Options{}, "model_path"},
+		{"gpu layers", llamacpp.Options{Model: llamacpp.ModelOptions{GPULayers: -2}}, "gpu_layers"},
+		{"context size", llamacpp.Options{Context: llamacpp.ContextOptions{ContextSize: -1}}, "context_size"},
+		{"huge context", llamacpp.Options{Context: llamacpp.ContextOptions{ContextSize: 1 << 30}}, "context_size"},
+		{"batch", llamacpp.Options{Context: llamacpp.ContextOptions{BatchSize: -8}}, "batch_size"},
+		{"ubatch", llamacpp.Options{Context: llamacpp.ContextOptions{UBatchSize: -1}}, "ubatch_size"},
+		{"sequences", llamacpp.Options{Context: llamacpp.ContextOptions{Sequences: 100000}}, "sequences"},
+		{"threads", llamacpp.Options{Context: llamacpp.ContextOptions{Threads: -1}}, "threads"},
+		{"batch threads", llamacpp.Options{Context: llamacpp.ContextOptions{BatchThreads: 5000}}, "batch_threads"},
+		{"cache type", llamacpp.Options{Context: llamacpp.ContextOptions{CacheType: "f8"}}, "cache_type"},
+		{"flash attention", llamacpp.Options{Context: llamacpp.ContextOptions{FlashAttention: "maybe"}}, "flash_attention"},
+		{"structured", llamacpp.Options{Structured: &llm.StructuredOutput{}}, "structured output"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if c.opts.ModelPath == "" && c.name != "no model" {
+				c.opts.ModelPath = "model.gguf"
+			}
+			_, err := llamacpp.New(c.opts)
+			require.Error(t, err)
+			assert.ErrorContains(t, err, c.want)
+		})
+	}
+}
+
+// TestParametersCheckedBeforeC: bad generation parameters fail the call (or
+// the input, for those that need the model) with an error naming them.
+func TestParametersCheckedBeforeC(t *testing.T) {
+	l := openLLM(t, tinyModel(t, ""), llamacpp.ContextOptions{})
+	in := []llm.Input{llm.Prompt("x")}
+	bad := []struct {
+		name string
+		p    llm.GenerationParams
+	}{
+		{"temperature", llm.GenerationParams{Temperature: -1}},
+		{"temperature", llm.GenerationParams{Temperature: math.NaN()}},
+		{"top_p", llm.GenerationParams{TopP: 1.01}},
+		{"top_p", llm.GenerationParams{TopP: -0.1}},
+		{"min_p", llm.GenerationParams{MinP: math.Inf(1)}},
+		{"typical_p", llm.GenerationParams{TypicalP: 7}},
+		{"top_k", llm.GenerationParams{TopK: -3}},
+		{"max_new_tokens", llm.GenerationParams{MaxNewTokens: 1 << 40}},
+		{"repeat_penalty", llm.GenerationParams{RepeatPenalty: math.Inf(1)}},
+		{"presence_penalty", llm.GenerationParams{PresencePenalty: math.NaN()}},
+		{"stop[0]", llm.GenerationParams{Stop: []string{""}}},
+	}
+	for _, c := range bad {
+		_, err := l.Generate(context.Background(), in, 1, c.p)
+		assert.ErrorIs(t, err, llm.ErrBadParameter, c.name)
+		assert.ErrorContains(t, err, c.name)
+	}
+	out, err := l.Generate(context.Background(), in, 1, llm.GenerationParams{LogitBias: map[int32]float64{int32(l.Model().VocabSize()): 1}})
+	require.NoError(t, err)
+	assert.ErrorIs(t, out[0].Err, llm.ErrBadParameter)
+	assert.ErrorContains(t, out[0].Err, "logit_bias")
+	// Absurd budgets against the context are refused before any work.
+	out, err = l.Generate(context.Background(), in, 1, llm.GenerationParams{MaxNewTokens: 1 << 19})
+	require.NoError(t, err)
+	assert.ErrorIs(t, out[0].Err, llm.ErrContextTooLong)
+	// Empty inputs.
+	out, err = l.Generate(context.Background(), []llm.Input{{}, llm.Chat()}, 1, llm.GenerationParams{})
+	require.NoError(t, err)
+	assert.ErrorIs(t, out[0].Err, llm.ErrEmptyInput)
+	assert.ErrorIs(t, out[1].Err, llm.ErrEmptyInput)
+	hs, err := l.HiddenStates(context.Background(), []llm.Input{{}}, []int{-1})
+	require.NoError(t, err)
+	assert.ErrorIs(t, hs[0].Err, llm.ErrEmptyInput)
+	_, err = l.HiddenStates(context.Background(), in, []int{99})
+	assert.ErrorIs(t, err, llm.ErrBadParameter)
+}
+
+// TestLowLevelGuards: the low-level API refuses what llama.cpp would abort on.
+func TestLowLevelGuards(t *testing.T) {
+	l := openLLM(t, tinyModel(t, ""), llamacpp.ContextOptions{})
+	m := l.Model()
+	c, err := m.NewContext(&llamacpp.ContextOptions{BatchSize: 8, Sequences: 2, Threads: 1})
+	require.NoError(t, err)
+	defer c.Close()
+	b, err := llamacpp.NewBatch(16, 1)
+	require.NoError(t, err)
+	defer b.Close()
+	_, err = b.Add(int32(m.VocabSize()), 0, []int32{0}, true)
+	require.NoError(t, err)
+	assert.ErrorContains(t, c.Decode(context.Background(), b), "outside the vocabulary")
+	b.Clear()
+	_, err = b.Add(1, 0, []int32{5}, true)
+	require.NoError(t, err)
+	assert.ErrorContains(t, c.Decode(context.Background(), b), "sequence 5")
+	b.Clear()
+	for i := 0; i < 9; i++ {
+		_, err = b.Add(1, i, []int32{0}, false)
+		require.NoError(t, err)
+	}
+	assert.ErrorContains(t, c.Decode(context.Background(), b), "batch size")
+	_, err = b.Add(1, -1, []int32{0}, false)
+	assert.ErrorContains(t, err, "negative position")
+	_, err = llamacpp.NewBatch(0, 1)
+	assert.Error(t, err)
+	_, err = m.Piece(-1, false)
+	assert.ErrorIs(t, err, llm.ErrBadInput)
+	_, err = m.Detokenize([]int32{1, 1 << 30}, false, false)
+	assert.ErrorIs(t, err, llm.ErrBadInput)
+	_, err = c.Logits(0, make([]float32, 3))
+	assert.Error(t, err)
+	s, err := llamacpp.NewSampler(m, llm.GenerationParams{}, 1, `root ::= "a"`)
+	require.NoError(t, err)
+	defer s.Close()
+	assert.ErrorIs(t, s.Accept(int32(m.VocabSize())), llm.ErrBadInput)
+	z, _ := m.Tokenize("z", false, false)
+	assert.ErrorIs(t, s.Accept(z[len(z)-1]), llamacpp.ErrGrammar, "a token the grammar forbids is refused, not accepted (llama.cpp would abort)")
+	require.NoError(t, c.Close())
+	assert.ErrorIs(t, c.Decode(context.Background(), b), llm.ErrClosed)
+	require.NoError(t, m.Close())
+	_, err = m.Tokenize("x", true, false)
+	assert.ErrorIs(t, err, llm.ErrClosed)
+}
