@@ -242,6 +242,8 @@ func TestWriteFile(t *testing.T) {
 	assert.Len(t, entries, 1, "no temporary file left behind")
 	require.NoError(t, f.Close())
 	require.NoError(t, f.Close(), "Close twice")
+	_, err = f.ReadTensorF32("t")
+	assert.ErrorContains(t, err, "closed")
 }
 
 func TestWriterRejects(t *testing.T) {

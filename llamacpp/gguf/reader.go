@@ -126,12 +126,16 @@ func Open(path string) (*File, error) {
 
 // Close closes the file that Open opened. It is safe to call more than once;
 // on a File from Read it does nothing (the caller owns the reader).
+//
+// Close must not run concurrently with ReadTensor or ReadTensorF32, which
+// fail once it has run.
 func (f *File) Close() error {
 	c := f.closer
 	f.closer = nil
 	if c == nil {
 		return nil
 	}
+	f.r = nil
 	return c.Close()
 }
 

@@ -1,0 +1,40 @@
+package gguftest_test
+
+import (
+	"bytes"
+	"fmt"
+	"log"
+
+	"github.com/locallm/locallm/llamacpp/gguf"
+	"github.com/locallm/locallm/llamacpp/gguf/gguftest"
+	"github.com/locallm/locallm/llamacpp/tinyllama"
+)
+
+// Damage the tiny model in many ways and see how the checker takes each;
+// a sweep would also load each file through llama.cpp in a subprocess.
+func ExampleCorruptions() {
+	var valid bytes.Buffer
+	if _, err := tinyllama.WriteTo(&valid, tinyllama.Config{Layers: 1}); err != nil {
+		log.Fatal(err)
+	}
+	cs, err := gguftest.Corruptions(valid.Bytes(), 1)
+	if err != nil {
+		log.Fatal(err)
+	}
+	rejected := 0
+	for _, c := range cs {
+		b := c.Bytes()
+		f, err := gguf.Read(bytes.NewReader(b), int64(len(b)))
+		if err == nil {
+			err = f.CheckLlamaCPP()
+		}
+		if err != nil {
+			rejected++
+		}
+	}
+	fmt.Println(len(cs) >= 1000, rejected > len(cs)/2)
+	fmt.Println(cs[0].Name)
+	// Output:
+	// true true
+	// truncate/header/at=0
+}
