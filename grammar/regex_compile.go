@@ -17,6 +17,12 @@ func CompileRegex(pattern string) (string, error) {
 	e := newEmitter(newCompiler(SchemaOptions{}, nil))
 	e.raw = true
 	body := ""
+	if reSize(re) > structuralSize && !hasAnchor(re) {
+		if frag, ok := e.reFrag(re); ok {
+			e.define("root", frag)
+			return e.checked()
+		}
+	}
 	if d, err := compileRegexDFA(re, false); err == nil {
 		if d.isEmpty() {
 			return "", &RegexError{Pattern: pattern, Msg: "the pattern matches nothing"}
@@ -33,6 +39,11 @@ func CompileRegex(pattern string) (string, error) {
 		body = frag
 	}
 	e.define("root", body)
+	return e.checked()
+}
+
+// checked returns the grammar text after checking it with Parse.
+func (e *emitter) checked() (string, error) {
 	text := e.text()
 	if _, err := Parse("regex", text); err != nil {
 		return "", fmt.Errorf("grammar: internal error: the compiled grammar does not parse: %w", err)

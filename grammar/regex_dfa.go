@@ -267,39 +267,56 @@ func compileRegexDFA(n *reNode, search bool) (*dfa, error) {
 	return d.minimize(), nil
 }
 
-func (a *nfa) closure(set []int32, begin, end bool) []int32 {
-	seen := make(map[int32]bool, len(set))
-	stack := append([]int32(nil), set...)
-	for _, s := range set {
-		seen[s] = true
+// closer computes epsilon closures with a reusable stamp array.
+type closer struct {
+	a     *nfa
+	stamp []uint32
+	gen   uint32
+	stack []int32
+}
+
+func (c *closer) closure(set []int32, begin, end bool) []int32 {
+	if c.stamp == nil {
+		c.stamp = make([]uint32, len(c.a.edges))
 	}
-	for len(stack) > 0 {
-		s := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		for _, e := range a.edges[s] {
+	c.gen++
+	out := make([]int32, 0, len(set))
+	c.stack = append(c.stack[:0], set...)
+	for _, s := range set {
+		c.stamp[s] = c.gen
+	}
+	for len(c.stack) > 0 {
+		s := c.stack[len(c.stack)-1]
+		c.stack = c.stack[:len(c.stack)-1]
+		out = append(out, s)
+		for _, e := range c.a.edges[s] {
 			ok := e.kind == nfaEps || (e.kind == nfaBegin && begin) || (e.kind == nfaEnd && end)
-			if ok && !seen[e.to] {
-				seen[e.to] = true
-				stack = append(stack, e.to)
+			if ok && c.stamp[e.to] != c.gen {
+				c.stamp[e.to] = c.gen
+				c.stack = append(c.stack, e.to)
 			}
 		}
-	}
-	out := make([]int32, 0, len(seen))
-	for s := range seen {
-		out = append(out, s)
 	}
 	slices.Sort(out)
 	return out
 }
 
-func setKey(set []int32) string {
-	var b strings.Builder
-	for _, s := range set {
-		b.WriteString(strconv.Itoa(int(s)))
-		b.WriteByte(',')
-	}
-	return b.String()
+func (a *nfa) closure(set []int32, begin, end bool) []int32 {
+	c := &closer{a: a}
+	return c.closure(set, begin, end)
 }
+
+func setKey(set []int32) string {
+	b := make([]byte, 4*len(set))
+	for i, s := range set {
+		b[4*i], b[4*i+1], b[4*i+2], b[4*i+3] = byte(s), byte(s>>8), byte(s>>16), byte(s>>24)
+	}
+	return string(b)
+}
+
+// maxSubsetWork bounds the total size of the state sets the subset
+// construction builds, which bounds its time.
+const maxSubsetWork = 1 << 20
 
 // determinize is the subset construction. The ^ edges may be taken only
 // before the first character and the $ edges only after the last, so the
@@ -308,12 +325,14 @@ func (a *nfa) determinize(start, final int32) (*dfa, error) {
 	d := &dfa{}
 	index := map[string]int32{}
 	var sets [][]int32
+	cl := &closer{a: a}
+	work := 0
 	add := func(set []int32) (int32, error) {
 		k := setKey(set)
 		if id, ok := index[k]; ok {
 			return id, nil
 		}
-		if len(sets) >= maxDFAStates {
+		if work += len(set); len(sets) >= maxDFAStates || work > maxSubsetWork {
 			return 0, ErrTooComplex
 		}
 		id := int32(len(sets))
@@ -322,7 +341,7 @@ func (a *nfa) determinize(start, final int32) (*dfa, error) {
 		d.states = append(d.states, dfaState{})
 		return id, nil
 	}
-	if _, err := add(a.closure([]int32{start}, true, false)); err != nil {
+	if _, err := add(cl.closure([]int32{start}, true, false)); err != nil {
 		return nil, err
 	}
 	type span struct {
@@ -332,11 +351,11 @@ func (a *nfa) determinize(start, final int32) (*dfa, error) {
 	for i := 0; i < len(sets); i++ {
 		first := i == 0
 		set := sets[i]
-		acc := a.closure(set, first, true)
+		acc := cl.closure(set, first, true)
 		d.states[i].final = slices.Contains(acc, final)
 		if first {
 			// Acceptance may also pass ^ then $ (the empty string for "^$").
-			d.states[i].final = d.states[i].final || slices.Contains(a.closure([]int32{start}, true, true), final)
+			d.states[i].final = d.states[i].final || slices.Contains(cl.closure([]int32{start}, true, true), final)
 		}
 		var spans []span
 		for _, s := range set {
@@ -388,7 +407,7 @@ func (a *nfa) determinize(start, final int32) (*dfa, error) {
 			}
 			slices.Sort(targets)
 			targets = slices.Compact(targets)
-			to, err := add(a.closure(targets, false, false))
+			to, err := add(cl.closure(targets, false, false))
 			if err != nil {
 				return nil, err
 			}

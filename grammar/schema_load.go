@@ -336,7 +336,10 @@ func resolveURI(base, ref string) (string, error) {
 		}
 		// Treat the URN as a root path so relative $ids still get a
 		// distinct, stable identity within the document.
-		bb, _ := url.Parse("urn-base:///" + b.Opaque + "/")
+		bb, err := url.Parse("urn-base:///" + b.Opaque + "/")
+		if err != nil {
+			return "", err
+		}
 		rr := bb.ResolveReference(u)
 		return b.Scheme + ":" + strings.TrimPrefix(rr.Path, "/") + fragOf(rr), nil
 	}

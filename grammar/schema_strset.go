@@ -187,6 +187,9 @@ func (s *strSet) empty() (empty, known bool) {
 	if s.d == nil && len(s.atoms) == 1 && s.atoms[0].tree != nil && s.minLen == 0 && s.maxLen < 0 {
 		return false, true
 	}
+	if s.d == nil && len(s.atoms) == 1 && reSize(s.atoms[0].re) > structuralSize {
+		return false, false // too large to decide cheaply
+	}
 	d, err := s.toDFA()
 	if err != nil {
 		return false, false
