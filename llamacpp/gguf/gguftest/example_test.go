@@ -22,9 +22,8 @@ func ExampleCorruptions() {
 		log.Fatal(err)
 	}
 	rejected := 0
-	for _, c := range cs {
-		b := c.Bytes()
-		f, err := gguf.Read(bytes.NewReader(b), int64(len(b)))
+	for _, c := range cs[:300] {
+		f, err := gguf.Read(c.ReaderAt(), c.Size())
 		if err == nil {
 			err = f.CheckLlamaCPP()
 		}
@@ -32,9 +31,9 @@ func ExampleCorruptions() {
 			rejected++
 		}
 	}
-	fmt.Println(len(cs) >= 1000, rejected > len(cs)/2)
+	fmt.Println(len(cs) >= 1000, rejected)
 	fmt.Println(cs[0].Name)
 	// Output:
-	// true true
+	// true 300
 	// truncate/header/at=0
 }

@@ -3,6 +3,7 @@ package gguftest
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -60,6 +61,34 @@ func (c Corruption) Bytes() []byte {
 	b := bytes.Clone(c.valid)
 	copy(b[c.Offset:], c.Patch)
 	return b
+}
+
+// ReaderAt returns the corrupted file as an io.ReaderAt of Size bytes,
+// without copying the valid one: for gguf.Read.
+func (c Corruption) ReaderAt() io.ReaderAt { return overlay{c} }
+
+type overlay struct{ c Corruption }
+
+func (o overlay) ReadAt(p []byte, off int64) (int, error) {
+	size := o.c.Size()
+	if off < 0 {
+		return 0, errors.New("gguftest: negative offset")
+	}
+	if off >= size {
+		return 0, io.EOF
+	}
+	n := copy(p, o.c.valid[off:size])
+	if !o.c.Truncated {
+		// Overwrite the part of p that the patch covers.
+		lo, hi := max(off, o.c.Offset), min(off+int64(n), o.c.Offset+int64(len(o.c.Patch)))
+		if lo < hi {
+			copy(p[lo-off:hi-off], o.c.Patch[lo-o.c.Offset:hi-o.c.Offset])
+		}
+	}
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
 }
 
 // WriteTo writes the corrupted file to w without copying the valid one.

@@ -3,6 +3,7 @@ package gguftest_test
 import (
 	"bytes"
 	"errors"
+	"io"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -33,20 +34,28 @@ func TestCorruptions(t *testing.T) {
 	sentinels := []error{gguf.ErrNotGGUF, gguf.ErrVersion, gguf.ErrTruncated, gguf.ErrKey, gguf.ErrDuplicate,
 		gguf.ErrValueType, gguf.ErrTensorType, gguf.ErrShape, gguf.ErrAlignment, gguf.ErrOverlap,
 		gguf.ErrUnsupported, gguf.ErrMetadata}
-	for _, c := range cs {
+	for i, c := range cs {
 		require.False(t, names[c.Name], "duplicate name %s", c.Name)
 		names[c.Name] = true
 		regions[c.Region]++
-		b := c.Bytes()
-		require.Equal(t, c.Size(), int64(len(b)))
-		var w bytes.Buffer
-		n, err := c.WriteTo(&w)
-		require.NoError(t, err)
-		require.Equal(t, int64(len(b)), n)
-		require.True(t, bytes.Equal(b, w.Bytes()), c.Name)
-		require.False(t, bytes.Equal(b, valid), "%s changes nothing", c.Name)
+		if i%20 == 0 || !c.Truncated && c.Offset < 200 {
+			// Bytes, WriteTo and ReaderAt give the same file (checked
+			// on a sample: each copies the file).
+			b := c.Bytes()
+			require.Equal(t, c.Size(), int64(len(b)))
+			var w bytes.Buffer
+			n, err := c.WriteTo(&w)
+			require.NoError(t, err)
+			require.Equal(t, int64(len(b)), n)
+			require.True(t, bytes.Equal(b, w.Bytes()), c.Name)
+			require.False(t, bytes.Equal(b, valid), "%s changes nothing", c.Name)
+			viaReaderAt := make([]byte, len(b))
+			_, err = io.ReadFull(io.NewSectionReader(c.ReaderAt(), 0, c.Size()), viaReaderAt)
+			require.NoError(t, err)
+			require.True(t, bytes.Equal(b, viaReaderAt), c.Name)
+		}
 
-		f, err := gguf.Read(bytes.NewReader(b), int64(len(b)))
+		f, err := gguf.Read(c.ReaderAt(), c.Size())
 		if err == nil {
 			err = f.CheckLlamaCPP()
 		}
@@ -91,6 +100,21 @@ func TestCorruptions(t *testing.T) {
 		differ = differ || i >= len(cs) || other[i].Name != cs[i].Name
 	}
 	assert.True(t, differ, "another seed, other random points")
+
+	// ReaderAt reads pieces that straddle the patch.
+	for _, c := range cs[len(cs)/2 : len(cs)/2+50] {
+		if c.Truncated {
+			continue
+		}
+		want := c.Bytes()
+		for _, span := range [][2]int64{{c.Offset - 3, c.Offset + 2}, {c.Offset + 1, c.Offset + 40}, {0, 1}} {
+			lo, hi := max(span[0], 0), min(span[1], c.Size())
+			got := make([]byte, hi-lo)
+			_, err := c.ReaderAt().ReadAt(got, lo)
+			require.NoError(t, err)
+			require.Equal(t, want[lo:hi], got, c.Name)
+		}
+	}
 
 	_, err = gguftest.Corruptions([]byte("not gguf"), 1)
 	assert.ErrorIs(t, err, gguf.ErrNotGGUF)
