@@ -52,8 +52,6 @@ func reSize(n *reNode) int {
 			return 1 << 30
 		}
 		return sub*(k+1) + 2
-	case reAuto:
-		return len(n.auto.states) + 2
 	}
 	return 2
 }
@@ -115,22 +113,6 @@ func (a *nfa) wire(n *reNode, s, e int32) error {
 		a.add(s, nfaEdge{kind: nfaBegin, to: e})
 	case reEnd:
 		a.add(s, nfaEdge{kind: nfaEnd, to: e})
-	case reAuto:
-		base := int32(len(a.edges))
-		for range n.auto.states {
-			if _, err := a.newState(); err != nil {
-				return err
-			}
-		}
-		a.add(s, nfaEdge{kind: nfaEps, to: base})
-		for i, st := range n.auto.states {
-			for _, ed := range st.edges {
-				a.add(base+int32(i), nfaEdge{kind: nfaChars, cs: charSet{{ed.lo, ed.hi}}, to: base + ed.to})
-			}
-			if st.final {
-				a.add(base+int32(i), nfaEdge{kind: nfaEps, to: e})
-			}
-		}
 	case reConcat:
 		cur := s
 		for i, sub := range n.subs {
@@ -618,9 +600,7 @@ func (d *dfa) hopcroft() (class []int32, count int, ok bool) {
 		work = append(work, int32(b))
 		inW[b] = true
 	}
-	marked := make([]int32, 0, total) // counts of marked per block
-	markCnt := make([]int32, 0, total)
-	_ = marked
+	markCnt := make([]int32, 0, total) // marked states per block
 	for len(work) > 0 {
 		b := work[len(work)-1]
 		work = work[:len(work)-1]

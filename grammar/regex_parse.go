@@ -44,7 +44,6 @@ const (
 	reRepeat             // subs[0] between min and max times (max < 0: unbounded)
 	reBegin              // ^: the start of the input
 	reEnd                // $: the end of the input
-	reAuto               // a prebuilt automaton (for lengths a regex cannot bound)
 )
 
 type reNode struct {
@@ -52,7 +51,6 @@ type reNode struct {
 	cs       charSet
 	subs     []*reNode
 	min, max int
-	auto     *dfa
 }
 
 func reLit(s string) *reNode {
@@ -201,8 +199,6 @@ func (n *reNode) write(b *strings.Builder) {
 		b.WriteByte('^')
 	case reEnd:
 		b.WriteByte('$')
-	case reAuto:
-		fmt.Fprintf(b, "(?:<automaton of %d states>)", len(n.auto.states))
 	}
 }
 

@@ -1,7 +1,6 @@
 package grammar
 
 import (
-	"encoding/json"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -62,5 +61,3 @@ func BenchmarkCompileLarge(b *testing.B) {
 		}
 	}
 }
-
-var _ = json.Valid

@@ -650,8 +650,22 @@ func (c *compiler) objectKeywords(k *kwCtx) ([]*objAlt, error) {
 			ob.rules = append(ob.rules, keyRule{keys: keys, n: n})
 		}
 	}
+	// Draft 3 marked required properties with "required": true inside
+	// them; such schemas are still common.
+	for _, p := range ob.props {
+		if sub, ok := k.o.vals["properties"].(*jobj).vals[p.name].(*jobj); ok {
+			if b, _ := sub.vals["required"].(bool); b {
+				if err := c.require(ob, p.name); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
 	if req, ok := o.vals["required"]; ok {
 		arr, ok := req.([]any)
+		if _, isBool := req.(bool); isBool {
+			arr, ok = nil, true // draft 3: handled by the parent
+		}
 		if !ok {
 			return nil, k.errf("required", "must be an array of strings")
 		}

@@ -711,8 +711,6 @@ func reLengths(n *reNode) (lo, hi int) {
 	switch n.op {
 	case reChars:
 		return 1, 1
-	case reAuto:
-		return 0, -1 // not computed: callers only use it to drop implied bounds
 	case reConcat:
 		for _, s := range n.subs {
 			l, h := reLengths(s)
@@ -764,8 +762,6 @@ func (e *emitter) reFrag(n *reNode) (string, bool) {
 		return `""`, true
 	case reChars:
 		return e.jsonChars(n.cs), true
-	case reAuto:
-		return e.dfa(n.auto, "fmt", true), true
 	case reConcat:
 		var parts []string
 		lit := ""

@@ -41,10 +41,6 @@ func jsonQuote(s string) string {
 	return b.String()
 }
 
-func (e *emitter) tok(t string) string {
-	return t
-}
-
 func (e *emitter) open(t string) string  { return strings.TrimSpace(gbnfLiteral(t) + e.ws) }
 func (e *emitter) close(t string) string { return strings.TrimSpace(e.ws + gbnfLiteral(t)) }
 func (e *emitter) sep() string           { return strings.TrimSpace(e.ws + `"," ` + e.ws) }

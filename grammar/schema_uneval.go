@@ -3,7 +3,6 @@ package grammar
 import (
 	"sort"
 	"strconv"
-	"strings"
 )
 
 // unevaluatedProperties and unevaluatedItems depend on which subschemas
@@ -376,8 +375,6 @@ func (c *compiler) unevalProps(ev evalInfo, u *snode) (*snode, error) {
 	if keys != nil {
 		ob.rules = []keyRule{{keys: keys, n: u}}
 	}
-	key := "uneval-props:" + strings.Join(names, "\x00") + "|" + strconv.Itoa(u.id) + "|" + strconv.Itoa(len(ev.pats))
-	_ = key
 	return c.fixed(c.objectsOnly(ob), "unevaluated"), nil
 }
 
