@@ -36,6 +36,10 @@ const MaxMatchWork = 1 << 20
 
 var gMatchWork = MaxMatchWork // lowered by tests
 
+// gInitWork bounds the work of computing the state before any input, done
+// once per grammar.
+const gInitWork = 1 << 26
+
 // MatchError reports bytes the grammar does not accept. Offset counts the
 // bytes accepted before the offending one, from the matcher's start.
 type MatchError struct {
@@ -80,6 +84,7 @@ type gProg struct {
 	classes []*gClass
 	root    int32
 	init    gState
+	initErr error // the state before any input was too costly to compute
 	scratch sync.Pool
 }
 
@@ -237,6 +242,9 @@ func (m *Matcher) errorf(c byte, kind error, format string, args ...any) *MatchE
 // its pending descriptors may live in sc's buffers instead of a copy.
 func (m *Matcher) feedByte(sc *gScratch, c byte, own bool) error {
 	st := &m.st
+	if err := m.prog.initErr; err != nil {
+		return m.errorf(c, err, "%v", err)
+	}
 	var buf [4]byte
 	n := copy(buf[:], st.part[:st.npart])
 	buf[n] = c
@@ -622,7 +630,13 @@ func gCompile(g *Grammar) *gProg {
 		root.edges = root.first[:1:1] // the accept edge
 		sc.ntNode[p.root], sc.ntStamp[p.root] = root, sc.stamp
 		sc.start(p, root)
-		_ = sc.run(p) // the first step is bounded by the grammar's size
+		// Parse's limits keep this first closure far below the budget,
+		// which is only a last line of defence.
+		sc.budget = gInitWork
+		if err := sc.run(p); err != nil {
+			p.initErr = err
+			sc.pending, sc.accept = sc.pending[:0], false
+		}
 	}
 	p.init = gState{pending: append([]gDesc(nil), sc.pending...), accept: sc.accept}
 	p.scratch.Put(sc)

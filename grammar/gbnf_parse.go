@@ -122,15 +122,17 @@ func (g *Grammar) String() string {
 }
 
 // Parse parses src, GBNF text in llama.cpp's grammar format (grammars/
-// README.md in llama.cpp); name labels errors. It accepts exactly what
-// llama.cpp's parser and llama_sampler_init_grammar accept, with these
-// exceptions, all rejected here: a NUL byte (llama.cpp stops reading at
-// it); counts with m > n in x{m,n} (llama.cpp loops almost forever);
-// left recursion through rules that can match the empty string, such as
-// root ::= ("a"?)* (llama.cpp's check misses it and recurses until the
-// stack overflows); and input beyond MaxSourceSize, MaxNesting or
-// MaxElements. Token references by text, <name>, are accepted without a
-// vocabulary to check them against.
+// README.md in llama.cpp); name labels errors. It accepts what llama.cpp's
+// parser and llama_sampler_init_grammar accept, quirks included (the last
+// definition of a rule wins; [] matches the empty string; raw bytes in
+// strings decode as llama.cpp decodes them), and rejects what they reject.
+// It also rejects, where llama.cpp would not: a NUL byte (llama.cpp stops
+// reading there); x{m,n} with m > n (llama.cpp loops almost without end);
+// left recursion through items that can match the empty string, as in
+// root ::= ("a"?)* (llama.cpp's check misses it and its matcher recurses
+// until the stack overflows); and grammars beyond MaxSourceSize,
+// MaxNesting, MaxElements or MaxPaths. Token references by text, <name>,
+// are accepted without a vocabulary to check them against.
 //
 // Parse returns a *SyntaxError on failure.
 func Parse(name, src string) (*Grammar, error) {
