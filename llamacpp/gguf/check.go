@@ -37,6 +37,11 @@ func Check(path string) error {
 //     as raw arrays of that type and length, out of bounds otherwise);
 //   - tokenizer.ggml.merges that is not an array of strings, and
 //     tokenizer.ggml.precompiled_charsmap that is not an array (asserts);
+//   - byte tokens in a "bert" vocabulary (GGML_ABORT in token_to_byte);
+//   - per-layer arrays ({arch}.feed_forward_length, head_count,
+//     head_count_kv, rope.dimension_sections), xielu.* and
+//     {arch}.classifier.output_labels holding the wrong one of u32/i32,
+//     f32 and strings (GGML_ASSERT in llama_model_loader::get_arr);
 //   - an end-of-sequence token id, after llama.cpp's defaults, outside the
 //     vocabulary (read unchecked);
 //   - expert counts that break the GGML_ASSERTs of load_hparams, an
@@ -140,6 +145,9 @@ var eosDefaults = map[string]int64{"llama": 2, "gpt2": 11, "t5": 1, "plamo2": 2}
 
 const keyEOS = "tokenizer.ggml.eos_token_id"
 
+// tokenTypeByte is LLAMA_TOKEN_TYPE_BYTE.
+const tokenTypeByte = 6
+
 func (f *File) checkMetadata() error {
 	arch := ""
 	if v, ok := f.Lookup(keyArch); ok {
@@ -150,6 +158,9 @@ func (f *File) checkMetadata() error {
 		arch = s
 	}
 	if err := f.checkVocab(); err != nil {
+		return err
+	}
+	if err := f.checkArrays(arch); err != nil {
 		return err
 	}
 	if arch == "" {
@@ -228,6 +239,41 @@ func (f *File) checkMetadata() error {
 	return nil
 }
 
+// checkArrays: llama_model_loader::get_arr asserts (GGML_ASSERT) that an
+// array of u32, i32, f32 or strings holds what the C++ caller expects:
+// integers for per-layer sizes, floats for xIELU's parameters, strings for
+// class labels. Arrays of other element types are exceptions, not aborts.
+func (f *File) checkArrays(arch string) error {
+	want := map[string]ValueType{
+		arch + ".feed_forward_length":      TypeUint32,
+		arch + ".attention.head_count":     TypeUint32,
+		arch + ".attention.head_count_kv":  TypeUint32,
+		arch + ".rope.dimension_sections":  TypeUint32,
+		arch + ".classifier.output_labels": TypeString,
+		"xielu.alpha_n":                    TypeFloat32,
+		"xielu.alpha_p":                    TypeFloat32,
+		"xielu.beta":                       TypeFloat32,
+		"xielu.eps":                        TypeFloat32,
+	}
+	for _, kv := range f.KVs {
+		w, ok := want[kv.Key]
+		if !ok || kv.Value.Type() != TypeArray {
+			continue
+		}
+		got := kv.Value.ElemType()
+		if got == TypeInt32 {
+			got = TypeUint32 // llama.cpp takes either for integers
+		}
+		switch got {
+		case TypeUint32, TypeFloat32, TypeString:
+			if got != w {
+				return f.metaErr(kv.Key, "is %s, llama.cpp expects %s elements and aborts", typeName(kv.Value), w)
+			}
+		}
+	}
+	return nil
+}
+
 func (f *File) checkVocab() error {
 	for _, k := range []string{keyMerges} {
 		if v, ok := f.Lookup(k); ok && !isArrayOf(v, TypeString) && v.Type() != TypeString {
@@ -275,6 +321,15 @@ func (f *File) checkVocab() error {
 	model := ""
 	if v, ok := f.Lookup(keyTokModel); ok {
 		model, _ = v.AsString()
+	}
+	// A WordPiece ("bert") vocabulary has no byte tokens: building the
+	// token-to-piece cache aborts (token_to_byte) on one typed BYTE.
+	if v, ok := f.Lookup(keyTokenType); ok && model == "bert" {
+		for i := 0; i < n && i < v.Len(); i++ {
+			if t, _ := v.Index(i).AsInt(); t == tokenTypeByte {
+				return f.metaErr(keyTokenType, "token %d %q is a byte token, which the bert tokenizer cannot decode; llama.cpp aborts", i, tokens[i])
+			}
+		}
 	}
 	// The end-of-generation set is logged with id_to_token[id], unchecked;
 	// eos is the one member that is not found by its text or checked.

@@ -226,6 +226,27 @@ func TestCheckLlamaCPP(t *testing.T) {
 		}
 		return r
 	}
+	// arr is an array of n numbers of type typ with the given values
+	// (then zeros).
+	arr := func(key string, typ gguf.ValueType, n int, vals ...uint32) raw {
+		r := raw(nil).str(key).u32(uint32(gguf.TypeArray)).u32(uint32(typ)).u64(uint64(n))
+		size := map[gguf.ValueType]int{gguf.TypeUint8: 1, gguf.TypeInt32: 4, gguf.TypeUint32: 4, gguf.TypeFloat32: 4}[typ]
+		for i := 0; i < n; i++ {
+			v := uint32(0)
+			if i < len(vals) {
+				v = vals[i]
+			}
+			r = append(r, binary.LittleEndian.AppendUint32(nil, v)[:size]...)
+		}
+		return r
+	}
+	strs := func(key string, ss ...string) raw {
+		r := raw(nil).str(key).u32(uint32(gguf.TypeArray)).u32(uint32(gguf.TypeString)).u64(uint64(len(ss)))
+		for _, s := range ss {
+			r = r.str(s)
+		}
+		return r
+	}
 	for name, tc := range map[string]struct {
 		file raw
 		err  error
@@ -265,6 +286,15 @@ func TestCheckLlamaCPP(t *testing.T) {
 		"negative eps":       {header(3, 0, 2).kvStr("general.architecture", "llama").kvF32("llama.attention.layer_norm_rms_epsilon", -1e-5), gguf.ErrMetadata, "negative or NaN"},
 		"NaN eps":            {header(3, 0, 2).kvStr("general.architecture", "bert").kvF32("bert.attention.layer_norm_epsilon", float32(math.NaN())), gguf.ErrMetadata, "NaN"},
 		"zero eps is fine":   {header(3, 0, 2).kvStr("general.architecture", "llama").kvF32("llama.attention.layer_norm_rms_epsilon", 0), nil, ""},
+		"ff as f32s":         {header(3, 0, 2).kvStr("general.architecture", "llama").append(arr("llama.feed_forward_length", gguf.TypeFloat32, 2)), gguf.ErrMetadata, "expects u32"},
+		"heads as strings":   {header(3, 0, 2).kvStr("general.architecture", "llama").append(strs("llama.attention.head_count", "4", "4")), gguf.ErrMetadata, "expects u32"},
+		"ff as i32s is fine": {header(3, 0, 2).kvStr("general.architecture", "llama").append(arr("llama.feed_forward_length", gguf.TypeInt32, 2)), nil, ""},
+		"labels as u32s":     {header(3, 0, 2).kvStr("general.architecture", "bert").append(arr("bert.classifier.output_labels", gguf.TypeUint32, 2)), gguf.ErrMetadata, "expects str"},
+		"labels are strings": {header(3, 0, 2).kvStr("general.architecture", "bert").append(strs("bert.classifier.output_labels", "a", "b")), nil, ""},
+		"xielu as i32s":      {header(3, 0, 1).append(arr("xielu.beta", gguf.TypeInt32, 2)), gguf.ErrMetadata, "expects f32"},
+		"ff as u8s throws":   {header(3, 0, 2).kvStr("general.architecture", "llama").append(arr("llama.feed_forward_length", gguf.TypeUint8, 2)), nil, ""},
+		"bert byte token":    {header(3, 0, 3).kvStr("tokenizer.ggml.model", "bert").append(tokens("[PAD]", "<0x0A>")).append(arr("tokenizer.ggml.token_type", gguf.TypeInt32, 2, 3, 6)), gguf.ErrMetadata, "byte token"},
+		"spm byte token":     {spm(arr("tokenizer.ggml.token_type", gguf.TypeInt32, 4, 2, 3, 3, 6)), nil, ""},
 		"k/v head sizes":     {header(3, 0, 3).kvStr("general.architecture", "llama").kvU32("llama.attention.key_length", 64).kvU32("llama.attention.value_length", 32), gguf.ErrMetadata, "differs"},
 	} {
 		t.Run(name, func(t *testing.T) {
