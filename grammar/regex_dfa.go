@@ -198,7 +198,8 @@ type dfaState struct {
 // Missing transitions go to an implicit dead state. A dfa is immutable once
 // built.
 type dfa struct {
-	states []dfaState
+	states  []dfaState
+	trimmed bool // no unreachable or dead states (set by trim and minimize)
 }
 
 // emptyDFA accepts nothing; epsDFA accepts only the empty string.
@@ -426,6 +427,9 @@ func (d *dfa) accepts(s string) bool {
 
 // trim drops states that are unreachable or cannot reach a final state.
 func (d *dfa) trim() *dfa {
+	if d.trimmed {
+		return d
+	}
 	n := len(d.states)
 	reach := make([]bool, n)
 	reach[0] = true
@@ -465,10 +469,12 @@ func (d *dfa) trim() *dfa {
 		}
 	}
 	if !live[0] {
-		return emptyDFA()
+		e := emptyDFA()
+		e.trimmed = true
+		return e
 	}
 	remap := make([]int32, n)
-	out := &dfa{}
+	out := &dfa{trimmed: true}
 	for s := range d.states {
 		remap[s] = -1
 		if live[s] {
@@ -769,6 +775,7 @@ func (d *dfa) quotient(class []int32, count int) *dfa {
 		}
 	}
 	out.states = out.states[:nextID]
+	out.trimmed = true
 	return out
 }
 

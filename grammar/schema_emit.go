@@ -36,6 +36,7 @@ type emitter struct {
 	vsetRule map[*vset]string // nodes that share a vset share a rule
 	size     int
 	raw      bool // characters are written raw, not as inside a JSON string
+	chars    map[string]string // jsonChars results by class
 }
 
 func newEmitter(c *compiler) *emitter {
@@ -386,6 +387,27 @@ func (e *emitter) jsonChars(cs charSet) string {
 	if e.raw {
 		return gbnfClass(cs)
 	}
+	key := csKey(cs)
+	if f, ok := e.chars[key]; ok {
+		return f
+	}
+	f := e.jsonCharsUncached(cs)
+	if e.chars == nil {
+		e.chars = map[string]string{}
+	}
+	e.chars[key] = f
+	return f
+}
+
+func csKey(cs charSet) string {
+	b := make([]byte, 0, 8*len(cs))
+	for _, r := range cs {
+		b = append(b, byte(r.lo), byte(r.lo>>8), byte(r.lo>>16), byte(r.hi), byte(r.hi>>8), byte(r.hi>>16))
+	}
+	return string(b)
+}
+
+func (e *emitter) jsonCharsUncached(cs charSet) string {
 	raw := csMinus(cs, csOf(runeRange{0, 0x1F}, runeRange{'"', '"'}, runeRange{'\\', '\\'}))
 	var alts []string
 	if !raw.empty() {
