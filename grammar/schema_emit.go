@@ -35,7 +35,7 @@ type emitter struct {
 	dfaRule  map[*dfa]string
 	vsetRule map[*vset]string // nodes that share a vset share a rule
 	size     int
-	raw      bool // characters are written raw, not as inside a JSON string
+	raw      bool              // characters are written raw, not as inside a JSON string
 	chars    map[string]string // jsonChars results by class
 }
 
