@@ -631,7 +631,11 @@ func (c *compiler) objAnd(a, b *objAlt) (*objAlt, error) {
 		}
 		sort.SliceStable(out.props, func(i, j int) bool { return rank(out.props[i].name) < rank(out.props[j].name) })
 	}
-	out.rules = append(slices.Clone(a.rules), b.rules...)
+	rules, err := c.mergeRules(append(slices.Clone(a.rules), b.rules...))
+	if err != nil {
+		return nil, err
+	}
+	out.rules = rules
 	switch {
 	case a.names == nil:
 		out.names = b.names
@@ -649,6 +653,33 @@ func (c *compiler) objAnd(a, b *objAlt) (*objAlt, error) {
 	}
 	if out.maxP >= 0 && out.minP > out.maxP {
 		return nil, nil
+	}
+	return out, nil
+}
+
+// mergeRules drops rules that constrain nothing and joins rules over the
+// same key set, so that intersections do not pile up rules.
+func (c *compiler) mergeRules(rules []keyRule) ([]keyRule, error) {
+	var out []keyRule
+	for _, r := range rules {
+		if r.n == c.anyN {
+			continue
+		}
+		merged := false
+		for i := range out {
+			if out[i].keys == r.keys {
+				n, err := c.and(out[i].n, r.n)
+				if err != nil {
+					return nil, err
+				}
+				out[i].n = n
+				merged = true
+				break
+			}
+		}
+		if !merged {
+			out = append(out, r)
+		}
 	}
 	return out, nil
 }
@@ -797,11 +828,98 @@ func (c *compiler) objsNot(alts []*objAlt, n *snode) ([]*objAlt, error) {
 		if err != nil {
 			return nil, err
 		}
+		result = c.pruneObjAlts(result)
 		if len(result) == 0 {
 			break
 		}
 	}
 	return result, nil
+}
+
+// pruneObjAlts drops alternatives that another one contains, which keeps
+// complements (products of unions) from growing exponentially.
+func (c *compiler) pruneObjAlts(alts []*objAlt) []*objAlt {
+	if len(alts) < 2 {
+		return alts
+	}
+	keep := make([]bool, len(alts))
+	for i := range keep {
+		keep[i] = true
+	}
+	for i, x := range alts {
+		for j, y := range alts {
+			if i == j || !keep[j] {
+				continue
+			}
+			// Drop x when it is within y; of two equal ones keep the first.
+			if c.objWithin(x, y) && (!c.objWithin(y, x) || j < i) {
+				keep[i] = false
+				break
+			}
+		}
+	}
+	var out []*objAlt
+	for i, x := range alts {
+		if keep[i] {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// objWithin reports whether every object of x is in y, judged by
+// syntax: each constraint of y appears, as strong or stronger, in x.
+func (c *compiler) objWithin(x, y *objAlt) bool {
+	if x.minP < y.minP || (y.maxP >= 0 && (x.maxP < 0 || x.maxP > y.maxP)) {
+		return false
+	}
+	if y.names != nil && x.names != y.names {
+		return false
+	}
+	for _, r := range y.rules {
+		found := false
+		for _, q := range x.rules {
+			if q.keys == r.keys && q.n == r.n {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	if len(y.rules) > 0 || y.names != nil {
+		// y's rules bind keys y does not name; x exempts the keys it names
+		// from its own rules, so those must be named by y too.
+		for _, q := range x.props {
+			named := false
+			for _, p := range y.props {
+				if p.name == q.name {
+					named = true
+					break
+				}
+			}
+			if !named && q.n != c.noneN {
+				return false
+			}
+		}
+	}
+	for _, p := range y.props {
+		found := false
+		for _, q := range x.props {
+			if q.name != p.name {
+				continue
+			}
+			if (q.n == p.n || q.n == c.noneN) && (q.required || !p.required) && !(q.n == c.noneN && p.required) {
+				found = true
+			}
+			break
+		}
+		if !found && (p.required || p.n != c.anyN) {
+			return false
+		}
+	}
+	return true
 }
 
 func (c *compiler) objAltNot(a *objAlt, n *snode) ([]*objAlt, error) {
