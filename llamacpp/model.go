@@ -63,6 +63,9 @@ type Model struct {
 	eog      map[int32]bool
 	eogList  []int32
 	children map[*Context]struct{}
+
+	firstOnce sync.Once
+	first     *firstByteIndex
 }
 
 // loadMu serialises model loads: llama.cpp's error messages arrive through

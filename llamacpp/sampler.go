@@ -166,6 +166,41 @@ func (s *Sampler) Sample(c *Context, i int) (int32, error) {
 	return tok, nil
 }
 
+// SampleFrom is Sample restricted to the candidate tokens ids: every other
+// token must be one the grammar forbids (or the result would differ from
+// Sample's). Masking a few hundred candidates instead of the whole
+// vocabulary is what makes constrained decoding cheap where a grammar
+// allows few next bytes.
+func (s *Sampler) SampleFrom(c *Context, i int, ids []int32) (int32, error) {
+	if s.chain == nil {
+		return 0, ErrClosed
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.c == nil {
+		return 0, ErrClosed
+	}
+	if c.model != s.model {
+		return 0, fmt.Errorf("%w: sampler and context belong to different models", ErrBadOption)
+	}
+	if len(ids) == 0 || len(ids) > c.model.nVocab {
+		return 0, fmt.Errorf("%w: no token can continue the grammar", ErrGrammar)
+	}
+	for _, id := range ids {
+		if id < 0 || int(id) >= c.model.nVocab {
+			return 0, fmt.Errorf("%w: candidate token %d outside the vocabulary", ErrBadOption, id)
+		}
+	}
+	tok := int32(C.locallm_sample_subset(s.chain, s.grammar, c.c, C.int32_t(i), c.sampBuf, (*C.int32_t)(unsafe.Pointer(&ids[0])), C.int32_t(len(ids))))
+	switch tok {
+	case -2:
+		return 0, fmt.Errorf("llamacpp: no logits for output %d of the last batch", i)
+	case -1:
+		return 0, fmt.Errorf("%w: no token can continue the grammar", ErrGrammar)
+	}
+	return tok, nil
+}
+
 // Accept records a chosen token: it advances the penalties' history and the
 // grammar. End-of-generation tokens are not given to the grammar. A token
 // the grammar forbids is refused with an error (llama.cpp would abort).

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -84,6 +85,7 @@ type scheduler struct {
 	waiting  []*job
 	running  []*run
 	pieceBuf []byte
+	cands    []int32
 }
 
 func newScheduler(c *Context) (*scheduler, error) {
@@ -346,7 +348,7 @@ func (s *scheduler) failBatch(err error) {
 
 // sample picks q's next token from batch output idx and applies it.
 func (s *scheduler) sample(r *run, q *seqState, idx int) {
-	tok, err := q.sampler.Sample(s.c, idx)
+	tok, err := s.choose(q, idx)
 	if err != nil {
 		if errors.Is(err, ErrGrammar) {
 			// The grammar is complete and end-of-generation is banned
@@ -370,8 +372,10 @@ func (s *scheduler) sample(r *run, q *seqState, idx int) {
 	}
 	q.nOut++
 	before := len(q.text)
-	q.text = append(q.text, s.model.piece(s.pieceBuf, tok, false)...)
-	if q.guide != nil && s.complete(r, q, before) {
+	// A constrained output is the text llama.cpp's grammar matched, which
+	// renders special tokens; otherwise they are left out.
+	q.text = append(q.text, s.model.piece(s.pieceBuf, tok, q.guide != nil)...)
+	if q.guide != nil && s.complete(r, q) {
 		return
 	}
 	if cut, ok := findStop(q.text, before, r.job.params.Stop); ok {
@@ -387,16 +391,50 @@ func (s *scheduler) sample(r *run, q *seqState, idx int) {
 	s.emit(r, q, false)
 }
 
-// complete feeds the new text to q's matcher and, when the token budget
-// is about to run out mid-structure, appends the grammar's completion and
-// ends the sequence. It reports whether it ended it.
-func (s *scheduler) complete(r *run, q *seqState, before int) bool {
-	if err := q.guide.Feed(q.text[before:]); err != nil {
-		// The Go matcher and llama.cpp disagree; stop guiding rather than
-		// append text llama.cpp's grammar would not produce.
-		q.guide = nil
-		return false
+// choose samples q's next token. For a constrained sequence it also feeds
+// the token's text to the Go matcher that follows the output, and where
+// the grammar allows few next bytes it masks only the tokens that start
+// with one of them, not the whole vocabulary. llama.cpp's grammar accepts
+// some invalid UTF-8 that the Go matcher refuses; such a token is drawn
+// again among the others, so that the output stays valid UTF-8 and the
+// matcher in step.
+func (s *scheduler) choose(q *seqState, idx int) (int32, error) {
+	if q.guide == nil {
+		return q.sampler.Sample(s.c, idx)
 	}
+	index := s.model.tokensByFirstByte()
+	var tok int32
+	var err error
+	var cands []int32
+	var ok bool
+	if s.cands, ok = index.candidates(s.cands, q.guide.NextBytes(), s.model.nVocab/8); ok {
+		tok, err = q.sampler.SampleFrom(s.c, idx, s.cands)
+	} else {
+		tok, err = q.sampler.Sample(s.c, idx)
+	}
+	for try := 0; err == nil && !s.model.IsEOG(tok); try++ {
+		if q.guide.Feed([]byte(s.model.piece(s.pieceBuf, tok, true))) == nil {
+			return tok, nil
+		}
+		if try == 3 {
+			// The matcher keeps refusing what llama.cpp allows: go on
+			// with llama.cpp's grammar alone.
+			q.guide = nil
+			return tok, nil
+		}
+		if cands == nil {
+			cands, _ = index.candidates(nil, q.guide.NextBytes(), s.model.nVocab)
+		}
+		cands = slices.DeleteFunc(cands, func(t int32) bool { return t == tok })
+		tok, err = q.sampler.SampleFrom(s.c, idx, cands)
+	}
+	return tok, err
+}
+
+// complete, when the token budget is about to run out mid-structure,
+// appends the grammar's completion and ends the sequence. It reports
+// whether it ended it.
+func (s *scheduler) complete(r *run, q *seqState) bool {
 	remaining := r.job.params.MaxNewTokens - q.nOut
 	if remaining > completionWindow {
 		return false

@@ -273,3 +273,23 @@ bool locallm_grammar_allows(struct llama_sampler * grammar, llama_token tok) {
     llama_sampler_apply(grammar, &single);
     return !isinf(one.logit);
 }
+
+int32_t locallm_sample_subset(struct llama_sampler * chain, struct llama_sampler * grammar,
+                              struct llama_context * ctx, int32_t idx,
+                              llama_token_data * buf, const int32_t * ids, int32_t n) {
+    const float * logits = llama_get_logits_ith(ctx, idx);
+    if (logits == NULL) {
+        return -2;
+    }
+    for (int32_t i = 0; i < n; i++) {
+        buf[i].id = ids[i];
+        buf[i].logit = logits[ids[i]];
+        buf[i].p = 0.0f;
+    }
+    llama_token_data_array arr = { buf, (size_t) n, -1, false };
+    if (grammar != NULL) {
+        llama_sampler_apply(grammar, &arr);
+    }
+    llama_sampler_apply(chain, &arr);
+    return selected(&arr);
+}

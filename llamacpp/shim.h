@@ -30,6 +30,13 @@ int32_t locallm_sample(struct llama_sampler * chain, struct llama_sampler * gram
                        struct llama_context * ctx, int32_t idx,
                        llama_token_data * buf, int32_t n_vocab);
 
+// Sampling among the candidates ids[0..n) only (the others are known to
+// break the grammar): the grammar masks them, then the chain samples. buf
+// has room for n entries.
+int32_t locallm_sample_subset(struct llama_sampler * chain, struct llama_sampler * grammar,
+                              struct llama_context * ctx, int32_t idx,
+                              llama_token_data * buf, const int32_t * ids, int32_t n);
+
 // Whether the grammar allows tok next (llama.cpp aborts when a forbidden token is accepted).
 bool locallm_grammar_allows(struct llama_sampler * grammar, llama_token tok);
 
