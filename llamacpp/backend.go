@@ -31,6 +31,11 @@ var (
 // and the backend registry.
 func initBackend() {
 	backendOnce.Do(func() {
+		// On an assertion failure ggml forks gdb to print a backtrace of
+		// the whole process; a library's host should not get that.
+		if _, set := os.LookupEnv("GGML_NO_BACKTRACE"); !set {
+			os.Setenv("GGML_NO_BACKTRACE", "1")
+		}
 		C.locallm_log_install(1)
 		C.llama_backend_init()
 	})

@@ -343,6 +343,10 @@ func (m *Model) Tokenize(text string, addSpecial, parseSpecial bool) ([]int32, e
 		return nil, err
 	}
 	defer m.done()
+	if m.info.VocabType == "none" {
+		// llama.cpp aborts when asked to tokenise with no tokenizer.
+		return nil, fmt.Errorf("%w: %s has no tokenizer (tokenizer.ggml.model is none)", llm.ErrBadInput, m.path)
+	}
 	if len(text) > 1<<30 {
 		return nil, fmt.Errorf("%w: text of %d bytes is too long to tokenise", llm.ErrBadInput, len(text))
 	}
