@@ -446,7 +446,7 @@ func (s *scheduler) complete(r *run, q *seqState) bool {
 		}
 		return false
 	}
-	comp, ok := shortestCompletion(q.guide, completionWindow)
+	comp, ok := q.guide.ShortestCompletion(4 * completionWindow)
 	if !ok {
 		return false
 	}
