@@ -27,7 +27,7 @@ var knownFormats = map[string]bool{
 
 // formatAtom returns the constraint of a format. ignore is true for a
 // format the specification does not define (an annotation); nil with
-// ignore false is a defined format no grammar here expresses (regex).
+// ignore false would be a defined format no grammar here expresses.
 func formatAtom(name string) (atom *strAtom, ignore bool) {
 	if !knownFormats[name] {
 		return nil, true
@@ -43,7 +43,50 @@ func formatAtom(name string) (atom *strAtom, ignore bool) {
 // largeFormats have automata of hundreds of states; alone, they are
 // written as grammar from their regex instead.
 var largeFormats = map[string]bool{"time": true, "date-time": true, "hostname": true, "email": true,
-	"idn-hostname": true, "idn-email": true}
+	"idn-hostname": true, "idn-email": true, "regex": true}
+
+// regexSyntax is the language of ECMA-262 patterns, a subset: groups
+// nest at most depth deep (balanced brackets are not regular), and
+// constructs whose validity depends on the rest of the pattern or on the
+// flags are left out (named groups, whose names must be unique,
+// backreferences, which need their group, \p{...}, and ranges other than
+// between two digits or two letters of the same case, whose ends must be
+// in order). The tree shares its subtrees, so each nesting level is
+// written once.
+func regexSyntax(depth int) *reNode {
+	syntax := `\^$.*+?()[\]{}|/\-`
+	hex := `[0-9A-Fa-f]`
+	charEscape := group(`[tnvfr]`, `c[A-Za-z]`, `x`+hex+`{2}`, `u`+hex+`{4}`, `u\{`+group(`0?`+hex+`{1,5}`, `10`+hex+`{4}`)+`\}`, `[`+syntax+`]`)
+	atomEscape := `\\` + group(`[dDwWsS]`, charEscape)
+	var ranges []string
+	for _, span := range []string{"09", "az", "AZ"} {
+		for lo := span[0]; lo <= span[1]; lo++ {
+			ranges = append(ranges, fmt.Sprintf(`%c-[%c-%c]`, lo, lo, span[1]))
+		}
+	}
+	classAtom := group(`[^\\\]\-]`, `\\`+group(`[dDwWsSb]`, charEscape))
+	class := `\[\^?-?` + group(append(ranges, classAtom)...) + `*-?\]`
+	var quant []string
+	for lo := '0'; lo <= '9'; lo++ {
+		quant = append(quant, fmt.Sprintf(`%c,[%c-9]`, lo, lo))
+	}
+	quantifier := mustRegex(group(`[*+?]`, `\{`+group(`[0-9]+,?`, group(quant...))+`\}`) + `\??`)
+	plain := `[^\\^$.*+?()[\]{}|]`
+	leafAtoms := mustRegex(group(plain, `\.`, atomEscape, class))
+	leafAssertions := mustRegex(group(`\^`, `\$`, `\\[bB]`))
+	var disj *reNode
+	for d := 0; d <= depth; d++ {
+		atoms, assertions := leafAtoms, leafAssertions
+		if d > 0 {
+			atoms = reAltOf(atoms, reCat(mustRegex(`\((?:\?:)?`), disj, reLit(")")))
+			assertions = reAltOf(assertions, reCat(mustRegex(`\(\?<?[=!]`), disj, reLit(")")))
+		}
+		term := reAltOf(reCat(atoms, reRep(quantifier, 0, 1)), assertions)
+		terms := reRep(term, 0, -1)
+		disj = reCat(terms, reRep(reCat(reLit("|"), terms), 0, -1))
+	}
+	return disj
+}
 
 // formatTree is a format's regex, with its automaton built once and shared
 // by every compilation.
@@ -260,7 +303,7 @@ func buildFormats() {
 	// are beyond this package.
 	srcs["idn-hostname"] = srcs["hostname"]
 	srcs["idn-email"] = srcs["email"]
-	formatTrees = map[string]*formatTree{}
+	formatTrees = map[string]*formatTree{"regex": {re: regexSyntax(3)}}
 	for name, src := range srcs {
 		formatTrees[name] = &formatTree{re: mustRegex(src)}
 	}

@@ -43,15 +43,16 @@ func reSize(n *reNode) int {
 		}
 		return t
 	case reRepeat:
+		// As wire builds it: min copies, then one loop or max-min more.
 		k := n.max
 		if k < 0 {
 			k = n.min + 1
 		}
 		sub := reSize(n.subs[0])
-		if k > 0 && sub > (1<<30)/(k+1) {
+		if k > 0 && sub > (1<<30)/k {
 			return 1 << 30
 		}
-		return sub*(k+1) + 2
+		return sub*k + 3
 	}
 	return 2
 }

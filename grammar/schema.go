@@ -54,20 +54,23 @@ type SchemaOptions struct {
 	// PropertyOrder of named object members; default PropertyOrderSchema.
 	PropertyOrder PropertyOrder
 	// Lenient approximates, from above, the keywords a grammar cannot
-	// express (uniqueItems beyond small finite cases, format "regex", a
-	// pattern with lookarounds, a complement that needs "some property
-	// breaks additionalProperties", ...), so that the grammar accepts a
+	// express (uniqueItems beyond small finite cases, a pattern with
+	// lookarounds or backreferences, a complement that needs "some
+	// property breaks additionalProperties", ...), so that the grammar accepts a
 	// superset of the valid documents; the caller must validate the output
 	// (see Validator). By default (strict) such keywords are an error
 	// naming the keyword and its JSON pointer, and every document the
 	// grammar accepts is valid.
 	Lenient bool
 	// FormatAssertion makes "format" a constraint, as the 2020-12 format
-	// assertion vocabulary does: date, time, date-time, duration, uuid,
-	// email, hostname, ipv4, ipv6, uri, uri-reference, json-pointer,
-	// relative-json-pointer and uri-template are compiled; unknown formats
-	// are ignored. Default false: "format" is an annotation, as JSON
-	// Schema 2020-12 specifies by default.
+	// assertion vocabulary does. Every format 2020-12 defines is compiled,
+	// some as subsets (see format.go): date, time, date-time, duration,
+	// uuid, email, idn-email (its ASCII addresses), hostname and
+	// idn-hostname (ASCII, no A-labels), ipv4, ipv6, uri, uri-reference,
+	// iri, iri-reference, uri-template, json-pointer,
+	// relative-json-pointer and regex (groups nested up to 3 deep).
+	// Unknown formats are ignored. Default false: "format" is an
+	// annotation, as JSON Schema 2020-12 specifies by default.
 	FormatAssertion bool
 	// Loader fetches documents that $ref names outside the schema, by
 	// absolute URI without fragment. Default nil: such references are an

@@ -35,8 +35,9 @@ type emitter struct {
 	dfaRule  map[*dfa]string
 	vsetRule map[*vset]string // nodes that share a vset share a rule
 	size     int
-	raw      bool              // characters are written raw, not as inside a JSON string
-	chars    map[string]string // jsonChars results by class
+	raw      bool               // characters are written raw, not as inside a JSON string
+	chars    map[string]string  // jsonChars results by class
+	reRule   map[*reNode]string // regex subtrees written as rules
 }
 
 func newEmitter(c *compiler) *emitter {
@@ -673,6 +674,9 @@ func (e *emitter) strStructural(s *strSet) (string, bool) {
 		if len(items) > 0 && items[len(items)-1].op == reEnd {
 			end, items = true, items[:len(items)-1]
 		}
+		if !a.search {
+			begin, end = true, true // a whole-string match, anchors or not
+		}
 		body := reCat(items...)
 		if hasAnchor(body) {
 			return "", false
@@ -775,8 +779,26 @@ func reLengths(n *reNode) (lo, hi int) {
 	return 0, 0
 }
 
-// reFrag writes a regex (no anchors) as a grammar fragment.
+// reFrag writes a regex (no anchors) as a grammar fragment. Large
+// subtrees become rules, once per node, so that shared subtrees are
+// written once.
 func (e *emitter) reFrag(n *reNode) (string, bool) {
+	if name, ok := e.reRule[n]; ok {
+		return name, true
+	}
+	f, ok := e.reFragUncached(n)
+	if ok && len(f) > 200 && (n.op == reConcat || n.op == reAlt || n.op == reRepeat) {
+		if e.reRule == nil {
+			e.reRule = map[*reNode]string{}
+		}
+		name := e.helper("re", f)
+		e.reRule[n] = name
+		return name, true
+	}
+	return f, ok
+}
+
+func (e *emitter) reFragUncached(n *reNode) (string, bool) {
 	switch n.op {
 	case reNone:
 		return "", false
