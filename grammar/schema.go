@@ -72,6 +72,11 @@ type SchemaOptions struct {
 	// Unknown formats are ignored. Default false: "format" is an
 	// annotation, as JSON Schema 2020-12 specifies by default.
 	FormatAssertion bool
+	// MaxGrammarBytes bounds the grammar's size; a schema that needs more
+	// is an error wrapping ErrTooComplex. 0 means 8 MiB. Compilation is
+	// also bounded inside (automata of 20,000 states, 20,000 nodes), so
+	// any input compiles or fails in bounded time.
+	MaxGrammarBytes int
 	// Loader fetches documents that $ref names outside the schema, by
 	// absolute URI without fragment. Default nil: such references are an
 	// error. The compiler never uses the network itself.

@@ -13,7 +13,8 @@ import (
 // repetitions above llama.cpp's limit of 2000 are nested so that counts
 // stay exact.
 
-// maxGrammarBytes bounds the emitted text.
+// maxGrammarBytes bounds the emitted text unless
+// SchemaOptions.MaxGrammarBytes says otherwise.
 const maxGrammarBytes = 8 << 20
 
 // repChunk is the block size used to nest repetitions past llama.cpp's
@@ -183,7 +184,11 @@ func (e *emitter) emitRoot(n *snode) error {
 			return e.c.locate(err, x)
 		}
 		e.define(e.nodeRule[x], body)
-		if e.size > maxGrammarBytes || len(e.order) > maxRuleCount {
+		limit := e.c.opts.MaxGrammarBytes
+		if limit <= 0 {
+			limit = maxGrammarBytes
+		}
+		if e.size > limit || len(e.order) > maxRuleCount {
 			return e.c.locate(ErrTooComplex, x)
 		}
 	}

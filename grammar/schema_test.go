@@ -244,6 +244,14 @@ func TestCompileSchemaValue(t *testing.T) {
 	assert.Equal(t, src3, src2)
 }
 
+func TestMaxGrammarBytes(t *testing.T) {
+	schema := []byte(`{"type":"string","pattern":"^[a-z]{10}@[0-9]{3}$","maxLength":20}`)
+	_, err := CompileSchema(schema, &SchemaOptions{MaxGrammarBytes: 100})
+	assert.ErrorIs(t, err, ErrTooComplex)
+	_, err = CompileSchema(schema, nil)
+	assert.NoError(t, err)
+}
+
 func TestSchemaErrorMessage(t *testing.T) {
 	_, err := CompileSchema([]byte(`{"properties":{"a/b":{"uniqueItems":true}}}`), nil)
 	require.Error(t, err)
