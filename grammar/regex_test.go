@@ -275,3 +275,26 @@ func TestMinimizeAgrees(t *testing.T) {
 		}
 	}
 }
+
+func TestNumberPadded(t *testing.T) {
+	_, bound := canon(t, "1.25")
+	set, err := numCompare(opGE, bound)
+	require.NoError(t, err)
+	p, err := numPadded(set.d)
+	require.NoError(t, err)
+	for _, s := range []string{"1.25", "1.250", "2", "2.0", "2.000", "10.5", "1.3"} {
+		assert.True(t, p.accepts(s), s)
+	}
+	for _, s := range []string{"1.2", "1.20", "2.", "02", "-1", "1e1", ".5"} {
+		assert.False(t, p.accepts(s), s)
+	}
+	_, zero := canon(t, "0")
+	set, err = numCompare(opGE, zero)
+	require.NoError(t, err)
+	p, err = numPadded(set.d)
+	require.NoError(t, err)
+	for _, s := range []string{"0", "-0", "-0.0", "0.00", "0.5"} {
+		assert.True(t, p.accepts(s), s)
+	}
+	assert.False(t, p.accepts("-0.5"))
+}

@@ -515,6 +515,11 @@ func (e *emitter) number(ns *numSet, hint string) (string, error) {
 	if ns.all {
 		return e.use("number"), nil
 	}
+	if hasFraction(ns.d) {
+		if padded, err := numPadded(ns.d); err == nil {
+			return e.dfa(padded, hint+"-num", false), nil
+		}
+	}
 	if words, ok := ns.d.finiteWords(maxLiteralAlts); ok {
 		var lits []string
 		for _, w := range words {

@@ -359,3 +359,107 @@ func sortEdges(es []dfaEdge) {
 		}
 	}
 }
+
+// hasFraction reports whether some accepted spelling has a '.'.
+func hasFraction(d *dfa) bool {
+	for _, st := range d.states {
+		for _, e := range st.edges {
+			if e.lo <= '.' && '.' <= e.hi {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// numPadded extends a canonical number language with the other decimal
+// spellings of the same values: trailing zeros in the fraction ("1.50",
+// "2.0") and negative zero ("-0", "-0.0"). Exponents stay out: a bound
+// over them is not regular. This is what the emitter writes for sets that
+// hold non-integers, so that a model, or a document written by another
+// serializer, may say 3.0 where the canonical text is 3.
+func numPadded(d *dfa) (*dfa, error) {
+	d = d.trim()
+	a := &nfa{}
+	type key struct {
+		q   int32
+		dot bool
+	}
+	ids := map[key]int32{}
+	var order []key
+	id := func(k key) (int32, error) {
+		if v, ok := ids[k]; ok {
+			return v, nil
+		}
+		v, err := a.newState()
+		if err != nil {
+			return 0, err
+		}
+		ids[k] = v
+		order = append(order, k)
+		return v, nil
+	}
+	start, err := id(key{0, false})
+	if err != nil {
+		return nil, err
+	}
+	final, err := a.newState()
+	if err != nil {
+		return nil, err
+	}
+	zeros, err := a.newState() // after a '.', one zero needed, then any
+	if err != nil {
+		return nil, err
+	}
+	trailing, err := a.newState() // any number of zeros
+	if err != nil {
+		return nil, err
+	}
+	zero := csRune('0')
+	a.add(zeros, nfaEdge{kind: nfaChars, cs: zero, to: trailing})
+	a.add(trailing, nfaEdge{kind: nfaChars, cs: zero, to: trailing})
+	a.add(trailing, nfaEdge{kind: nfaEps, to: final})
+	for i := 0; i < len(order); i++ {
+		k := order[i]
+		from := ids[k]
+		st := d.states[k.q]
+		for _, e := range st.edges {
+			dot := k.dot || (e.lo <= '.' && '.' <= e.hi)
+			if e.lo <= '.' && '.' <= e.hi && e.lo != e.hi {
+				return nil, ErrTooComplex // not a number automaton
+			}
+			to, err := id(key{e.to, dot})
+			if err != nil {
+				return nil, err
+			}
+			a.add(from, nfaEdge{kind: nfaChars, cs: charSet{{e.lo, e.hi}}, to: to})
+		}
+		if st.final {
+			a.add(from, nfaEdge{kind: nfaEps, to: final})
+			if k.dot {
+				a.add(from, nfaEdge{kind: nfaEps, to: trailing})
+			} else {
+				a.add(from, nfaEdge{kind: nfaChars, cs: csRune('.'), to: zeros})
+			}
+		}
+	}
+	if d.accepts("0") {
+		m, err := a.newState()
+		if err != nil {
+			return nil, err
+		}
+		z, err := a.newState()
+		if err != nil {
+			return nil, err
+		}
+		a.add(start, nfaEdge{kind: nfaChars, cs: csRune('-'), to: m})
+		a.add(m, nfaEdge{kind: nfaChars, cs: zero, to: z})
+		a.add(z, nfaEdge{kind: nfaEps, to: final})
+		a.add(z, nfaEdge{kind: nfaChars, cs: csRune('.'), to: zeros})
+	}
+	out, err := a.determinize(start, final)
+	if err != nil {
+		return nil, err
+	}
+	return out.minimize(), nil
+}

@@ -39,7 +39,7 @@ func TestSchemaAccepts(t *testing.T) {
 		{"integer range", `{"type":"integer","minimum":-12,"exclusiveMaximum":1000}`, nil,
 			[]string{`-12`, `0`, `999`}, []string{`-13`, `1000`, `1.5`, `01`, `-0`}},
 		{"number bounds", `{"type":"number","minimum":1.25,"maximum":2}`, nil,
-			[]string{`1.25`, `1.5`, `2`, `1.999`}, []string{`1.2`, `2.001`, `1.250`}},
+			[]string{`1.25`, `1.5`, `2`, `1.999`, `1.250`, `2.0`}, []string{`1.2`, `2.001`, `125e-2`, `2.`}},
 		{"multipleOf", `{"type":"integer","multipleOf":7,"maximum":30,"minimum":0}`, nil,
 			[]string{`0`, `7`, `28`}, []string{`8`, `35`}},
 		{"string lengths count code points", `{"type":"string","minLength":2,"maxLength":3}`, nil,
