@@ -92,13 +92,20 @@ var ErrNoValue = errors.New("grammar: no JSON value satisfies the schema")
 // space, per opts) serialisations of the values the schema accepts.
 //
 // Drafts 4, 6, 7, 2019-09 and 2020-12 are read (by $schema; 2020-12 when
-// absent). Numbers in the schema are kept exact. Strings in the output are
-// matched as decoded code points; where a string is constrained (pattern,
-// format, enum, lengths with a pattern) the grammar admits one spelling per
-// character: raw where JSON allows, else \" \\ \b \f \n \r \t or \u00xx.
-// Numbers are written without exponent and, where constrained, in their
-// shortest form (no trailing fraction zeros, no "-0"). Integers are written
-// without a fraction.
+// absent). Numbers in the schema are kept exact, and the grammar is exact
+// on values: it admits a document if and only if the schema does, up to
+// spelling. Spellings: strings are matched as decoded code points; an
+// unconstrained string (or one with lengths only) admits every JSON
+// escape; a constrained one (pattern, format, enum) admits each character
+// raw where JSON allows it, escaped as \" \\ \b \f \n \r \t or \u00xx
+// otherwise, and, as ASCII-only serializers write them, a non-ASCII
+// character as \uXXXX (or a surrogate pair) and "/" as \/. An
+// unconstrained number admits full JSON number syntax; a constrained one
+// is written without exponent and without leading zeros, integers without
+// a fraction, other numbers with or without trailing fraction zeros.
+// Named properties come in the order PropertyOrder sets; no key may
+// repeat a named property (others cannot be kept from repeating each
+// other, which a validator reads as the last one winning).
 //
 // The grammar is checked with Parse before it is returned, so llama.cpp
 // always receives a grammar it accepts. Errors are *SchemaError values

@@ -281,12 +281,138 @@ func (e *emitter) nodeBody(n *snode) (string, error) {
 
 // --- literals and classes ---
 
-// lit is the GBNF literal of s inside a JSON string, or raw.
+// lit is the GBNF fragment of s inside a JSON string (see jsonText), or
+// raw.
 func (e *emitter) lit(s string) string {
 	if e.raw {
 		return gbnfLiteral(s)
 	}
-	return jsonLiteral(s)
+	return e.jsonText(s)
+}
+
+// jsonQuoted is the fragment of the JSON string holding s, quotes
+// included.
+func (e *emitter) jsonQuoted(s string) string {
+	if !needsAltEscapes(s) {
+		return gbnfLiteral(jsonQuote(s))
+	}
+	return `"\"" ` + e.jsonText(s) + ` "\""`
+}
+
+func needsAltEscapes(s string) bool {
+	for _, r := range s {
+		if r >= 0x80 || r == '/' {
+			return true
+		}
+	}
+	return false
+}
+
+// jsonText is the fragment of s inside a JSON string: the canonical
+// spelling, where a non-ASCII character may also be a \u escape (as
+// serializers that keep to ASCII write it) and "/" may be "\/".
+func (e *emitter) jsonText(s string) string {
+	if !needsAltEscapes(s) {
+		return jsonLiteral(s)
+	}
+	var parts []string
+	run := ""
+	flush := func() {
+		if run != "" {
+			parts = append(parts, jsonLiteral(run))
+			run = ""
+		}
+	}
+	for _, r := range s {
+		if r < 0x80 && r != '/' {
+			run += string(r)
+			continue
+		}
+		flush()
+		parts = append(parts, e.jsonChars(csRune(r)))
+	}
+	flush()
+	if len(parts) == 1 {
+		return parts[0]
+	}
+	return "( " + strings.Join(parts, " ") + " )"
+}
+
+// hexEscapes is the fragment of the \uXXXX spellings (after the "\u")
+// of the code points of cs: one escape in the Basic Multilingual Plane, a
+// surrogate pair ("\uD83D\uDE00") beyond. Hex digits may be in either
+// case.
+func hexEscapes(cs charSet) string {
+	var alts []string
+	if bmp := csIntersect(cs, charSet{{0, 0xFFFF}}); !bmp.empty() {
+		alts = append(alts, hexDigits(bmp, 4, 0))
+	}
+	// Astral code points, grouped by high surrogate.
+	type pair struct{ hi, lo charSet }
+	var pairs []pair
+	for _, r := range csIntersect(cs, charSet{{0x10000, maxCodePoint}}) {
+		hlo, hhi := 0xD800+(r.lo-0x10000)>>10, 0xD800+(r.hi-0x10000)>>10
+		llo, lhi := 0xDC00+(r.lo-0x10000)&0x3FF, 0xDC00+(r.hi-0x10000)&0x3FF
+		if hlo == hhi {
+			pairs = append(pairs, pair{charSet{{hlo, hlo}}, charSet{{llo, lhi}}})
+			continue
+		}
+		pairs = append(pairs, pair{charSet{{hlo, hlo}}, charSet{{llo, 0xDFFF}}})
+		if hlo+1 <= hhi-1 {
+			pairs = append(pairs, pair{charSet{{hlo + 1, hhi - 1}}, charSet{{0xDC00, 0xDFFF}}})
+		}
+		pairs = append(pairs, pair{charSet{{hhi, hhi}}, charSet{{0xDC00, lhi}}})
+	}
+	for _, p := range pairs {
+		alts = append(alts, hexDigits(p.hi, 4, 0)+` "\\u" `+hexDigits(p.lo, 4, 0))
+	}
+	if len(alts) == 1 {
+		return alts[0]
+	}
+	return "( " + strings.Join(alts, " | ") + " )"
+}
+
+// hexDigits writes the k-digit hex spellings of the values of cs that lie
+// in [base, base+16^k).
+func hexDigits(cs charSet, k int, base rune) string {
+	size := rune(1)
+	for i := 1; i < k; i++ {
+		size *= 16
+	}
+	digit := func(v rune) charSet {
+		d := rune("0123456789abcdef"[v])
+		if v >= 10 {
+			return csUnion(csRune(d), csRune(d-'a'+'A'))
+		}
+		return csRune(d)
+	}
+	var alts []string
+	var full charSet // nibbles whose whole block is in cs
+	for v := rune(0); v < 16; v++ {
+		lo, hi := base+v*size, base+(v+1)*size-1
+		part := csIntersect(cs, charSet{{lo, hi}})
+		switch {
+		case part.empty():
+		case part.size() == int(size):
+			full = csUnion(full, digit(v))
+		default:
+			alts = append(alts, gbnfClass(digit(v))+" "+hexDigits(part, k-1, lo))
+		}
+	}
+	if !full.empty() {
+		f := gbnfClass(full)
+		if k > 1 {
+			f += fmt.Sprintf(" [0-9a-fA-F]{%d}", k-1)
+			if k == 2 {
+				f = gbnfClass(full) + " [0-9a-fA-F]"
+			}
+		}
+		alts = append([]string{f}, alts...)
+	}
+	if len(alts) == 1 {
+		return alts[0]
+	}
+	return "( " + strings.Join(alts, " | ") + " )"
 }
 
 // jsonLiteral is the GBNF literal of s as it appears inside a JSON string.
@@ -388,7 +514,9 @@ func withSurrogates(cs charSet) []runeRange {
 
 // jsonChars is the fragment matching one code point of cs as it appears
 // inside a JSON string: raw where JSON allows, else escaped the canonical
-// way (\" \\ \b \f \n \r \t, other controls as \u00xx in either case).
+// way (\" \\ \b \f \n \r \t, other controls as \u00xx in either case);
+// a non-ASCII character may also be a \u escape, and "/" may be "\/",
+// as ASCII-only serializers write them.
 func (e *emitter) jsonChars(cs charSet) string {
 	if e.raw {
 		return gbnfClass(cs)
@@ -420,7 +548,7 @@ func (e *emitter) jsonCharsUncached(cs charSet) string {
 		alts = append(alts, gbnfClass(raw))
 	}
 	var letters charSet
-	for r, l := range map[rune]rune{'"': '"', '\\': '\\', '\b': 'b', '\f': 'f', '\n': 'n', '\r': 'r', '\t': 't'} {
+	for r, l := range map[rune]rune{'"': '"', '\\': '\\', '/': '/', '\b': 'b', '\f': 'f', '\n': 'n', '\r': 'r', '\t': 't'} {
 		if cs.contains(r) {
 			letters = csUnion(letters, csRune(l))
 		}
@@ -447,6 +575,9 @@ func (e *emitter) jsonCharsUncached(cs charSet) string {
 		if !lows.empty() {
 			alts = append(alts, fmt.Sprintf(`"\\u00%d" %s`, hi, gbnfClass(lows)))
 		}
+	}
+	if wide := csIntersect(cs, charSet{{0x80, maxCodePoint}}); !wide.empty() {
+		alts = append(alts, `"\\u" `+hexEscapes(wide))
 	}
 	if len(alts) == 1 {
 		return alts[0]
@@ -572,7 +703,7 @@ func (e *emitter) str(s *strSet, hint string) (string, error) {
 	if words, ok := d.finiteWords(maxLiteralAlts); ok {
 		var lits []string
 		for _, w := range words {
-			lits = append(lits, gbnfLiteral(jsonQuote(w)))
+			lits = append(lits, e.jsonQuoted(w))
 		}
 		return e.literals(lits, hint+"-str"), nil
 	}

@@ -329,7 +329,7 @@ func (e *emitter) object(o *objAlt, hint string) (string, error) {
 		} else {
 			p := props[i]
 			if nc, ok := next(cnt); ok && live[i+1][nc] {
-				alts = append(alts, sp+gbnfLiteral(jsonQuote(p.name))+" "+colon+" "+e.ref(p.n)+" "+visit(i+1, nc))
+				alts = append(alts, sp+e.jsonQuoted(p.name)+" "+colon+" "+e.ref(p.n)+" "+visit(i+1, nc))
 			}
 			if !p.required && live[i+1][cnt] {
 				alts = append(alts, visit(i+1, cnt))
