@@ -576,7 +576,9 @@ func (e *emitter) jsonCharsUncached(cs charSet) string {
 			alts = append(alts, fmt.Sprintf(`"\\u00%d" %s`, hi, gbnfClass(lows)))
 		}
 	}
-	if wide := csIntersect(cs, charSet{{0x80, maxCodePoint}}); !wide.empty() {
+	// Classes of many ranges (\p{Letter}) would cost kilobytes of escapes:
+	// those admit their characters raw only.
+	if wide := csIntersect(cs, charSet{{0x80, maxCodePoint}}); !wide.empty() && len(wide) <= maxEscapedRanges {
 		alts = append(alts, `"\\u" `+hexEscapes(wide))
 	}
 	if len(alts) == 1 {
@@ -660,6 +662,10 @@ func (e *emitter) number(ns *numSet, hint string) (string, error) {
 	}
 	return e.dfa(ns.d, hint+"-num", false), nil
 }
+
+// maxEscapedRanges bounds the classes whose non-ASCII characters may also
+// be written as \u escapes.
+const maxEscapedRanges = 32
 
 // structuralSize is the automaton size beyond which a lone pattern is
 // written as grammar from its syntax tree.
