@@ -174,40 +174,46 @@ type gLRGraph struct {
 // are rejected here too.
 func (p *gParser) checkLeftRecursion(g *Grammar) error {
 	lr := &gLRGraph{ids: map[Node]int{}}
-	add := func(n Node, name string, pos Pos) {
+	// live: llama.cpp can reach the node from the root.
+	var live []bool
+	add := func(n Node, name string, pos Pos, reached bool) {
 		lr.ids[n] = len(lr.nodes)
 		lr.nodes = append(lr.nodes, n)
 		lr.names = append(lr.names, name)
 		lr.pos = append(lr.pos, pos)
+		live = append(live, reached)
 	}
-	var collect func(n Node)
-	collect = func(n Node) {
+	var collect func(n Node, reached bool)
+	collect = func(n Node, reached bool) {
 		switch n := n.(type) {
 		case *AltNode:
 			for _, s := range n.Alts {
-				collect(s)
+				collect(s, reached)
 			}
 		case *SeqNode:
 			for _, it := range n.Items {
-				collect(it)
+				collect(it, reached)
 			}
 		case *GroupNode:
-			add(n, "group at "+n.Pos.String(), n.Pos)
-			collect(n.Body)
+			add(n, "group at "+n.Pos.String(), n.Pos, reached)
+			collect(n.Body, reached)
 		case *RepeatNode:
-			add(n, "repetition at "+n.OpPos.String(), n.OpPos)
-			collect(n.Expr)
+			// Even under x{0}: llama.cpp keeps (and checks) the rules
+			// generated inside it, though it never reaches them.
+			add(n, "repetition at "+n.OpPos.String(), n.OpPos, reached)
+			collect(n.Expr, reached && n.Max != 0)
 		}
 	}
 	var defs []*Rule
+	reach := gReachable(g)
 	for _, r := range g.rules {
 		if g.byName[r.Name] == r {
 			defs = append(defs, r)
-			add(r.Expr, r.Name, r.Pos)
+			add(r.Expr, r.Name, r.Pos, reach[r.Name])
 		}
 	}
 	for _, r := range defs {
-		collect(r.Expr)
+		collect(r.Expr, reach[r.Name])
 	}
 	nullable := p.nullable(g, lr)
 	for m := range lr.edges {
@@ -220,6 +226,9 @@ func (p *gParser) checkLeftRecursion(g *Grammar) error {
 		}
 		return lr.ids[n]
 	}
+	// Undefined rules are referenced only where llama.cpp drops the
+	// reference (see checkUndefined): no edge.
+	defined := func(n *RefNode) bool { return g.byName[n.Name] != nil }
 	// hasEmptyAlt is llama.cpp's rules_may_be_empty: an alternative that
 	// emits no element.
 	hasEmptyAlt := func(a *AltNode) bool {
@@ -252,6 +261,9 @@ func (p *gParser) checkLeftRecursion(g *Grammar) error {
 		case *LiteralNode, *ClassNode:
 			return gZeroWidth(n)
 		case *RefNode:
+			if !defined(n) {
+				return false
+			}
 			t := target(n)
 			edge(t)
 			if mode == 0 {
@@ -283,6 +295,9 @@ func (p *gParser) checkLeftRecursion(g *Grammar) error {
 	}
 	for mode := 0; mode < 2; mode++ {
 		for id, n := range lr.nodes {
+			if mode == 1 && !live[id] {
+				continue // harmless where llama.cpp never goes
+			}
 			switch n := n.(type) {
 			case *AltNode:
 				for _, s := range n.Alts {
@@ -395,7 +410,13 @@ func (p *gParser) nullable(g *Grammar, lr *gLRGraph) []bool {
 			case *AnyNode, *TokenNode:
 				count = -1
 			case *RefNode:
-				t := lr.ids[g.byName[it.Name].Expr]
+				r := g.byName[it.Name]
+				if r == nil {
+					// Undefined, so only where llama.cpp drops it: x{0}.
+					count = -1
+					break
+				}
+				t := lr.ids[r.Expr]
 				users[t] = append(users[t], occ{id, alt})
 				count++
 			default:
@@ -494,12 +515,12 @@ func (p *gParser) checkPaths(g *Grammar) error {
 	}
 	// chain returns the paths through the rules llama.cpp generates for
 	// the optional copies of a repetition: S'(k) ::= S S'(k-1) | .
-	chain := func(n *RepeatNode, s gTE) gTE {
-		if n.Max == Unbounded {
+	chainK := func(s gTE, k int, unbounded bool) gTE {
+		if unbounded {
 			return gTE{s.t, 1} // s.e is 0: nullable S here is rejected as left recursion
 		}
 		r := gTE{0, 0}
-		for j := 1; j <= n.Max-n.Min; j++ {
+		for j := 1; j <= k; j++ {
 			if j == 1 {
 				r = s.or(gTE{0, 1})
 			} else {
@@ -507,6 +528,9 @@ func (p *gParser) checkPaths(g *Grammar) error {
 			}
 		}
 		return r
+	}
+	chain := func(n *RepeatNode, s gTE) gTE {
+		return chainK(s, n.Max-n.Min, n.Max == Unbounded)
 	}
 	te = func(n Node) gTE {
 		switch n := n.(type) {
@@ -587,6 +611,9 @@ func (p *gParser) checkPaths(g *Grammar) error {
 		case *GroupNode:
 			walk(n.Body)
 		case *RepeatNode:
+			if n.Max == 0 {
+				return
+			}
 			if n.Max == Unbounded || n.Max > n.Min {
 				s := te(n.Expr)
 				if v := chain(n, s); v.t.add(v.e) > MaxPaths && bad == nil {
@@ -596,12 +623,17 @@ func (p *gParser) checkPaths(g *Grammar) error {
 			walk(n.Expr)
 		}
 	}
+	// Only what llama.cpp can reach from the root costs it anything.
+	reach := gReachable(g)
 	for _, r := range g.rules {
-		if g.byName[r.Name] == r && bad == nil {
+		if g.byName[r.Name] == r && reach[r.Name] && bad == nil {
 			walk(r.Expr)
 		}
 	}
-	if bad != nil {
+	if bad == nil {
+		return p.checkNestedPaths(g, te, chainK)
+	}
+	{
 		pos := bad.Position()
 		how := "more than 2^60"
 		if worst < gSatMax {
@@ -610,5 +642,240 @@ func (p *gParser) checkPaths(g *Grammar) error {
 		return &SyntaxError{Name: p.name, Line: pos.Line, Col: pos.Col, Offset: pos.Offset,
 			Msg: fmt.Sprintf("llama.cpp would expand %s paths from here, more than %d: alternatives and ways to match the empty string multiply", how, MaxPaths), Err: ErrLimit}
 	}
+}
+
+// checkNestedPaths rejects recursion after which the rest of the rule can
+// match the empty string in more than one way, on a cycle of calls each
+// followed by a rest that can match the empty string. Returning through
+// such calls, llama.cpp's stack follows every way separately, frame after
+// frame, so its work grows exponentially with how deeply the input nests:
+// with x ::= "a" x y | "" and y ::= | "", it follows 2^n paths after n a's.
+func (p *gParser) checkNestedPaths(g *Grammar, te func(Node) gTE, chainK func(gTE, int, bool) gTE) error {
+	// Nodes: llama.cpp's rules: the rules in force, groups, and the
+	// rules of repetitions with optional copies (one node for the chain).
+	ids := map[Node]int{}
+	var nodes []Node
+	add := func(n Node) {
+		ids[n] = len(nodes)
+		nodes = append(nodes, n)
+	}
+	var collect func(n Node)
+	collect = func(n Node) {
+		switch n := n.(type) {
+		case *AltNode:
+			for _, s := range n.Alts {
+				for _, it := range s.Items {
+					collect(it)
+				}
+			}
+		case *GroupNode:
+			add(n)
+			collect(n.Body)
+		case *RepeatNode:
+			if n.Max == 0 {
+				return
+			}
+			if n.Max == Unbounded || n.Max > n.Min {
+				add(n)
+			}
+			collect(n.Expr)
+		}
+	}
+	reach := gReachable(g)
+	for _, r := range g.rules {
+		if g.byName[r.Name] == r && reach[r.Name] {
+			add(r.Expr)
+		}
+	}
+	for _, r := range g.rules {
+		if g.byName[r.Name] == r && reach[r.Name] {
+			collect(r.Expr)
+		}
+	}
+	// A call site: a reference to rule to, from rule from, after which
+	// the rest of from matches the empty string in ways ways.
+	type site struct {
+		from, to int
+		ways     gSat
+		at       Node
+	}
+	var sites []site
+	var item func(from int, it Node, ways gSat)
+	item = func(from int, it Node, ways gSat) {
+		switch it := it.(type) {
+		case *RefNode:
+			sites = append(sites, site{from, ids[g.byName[it.Name].Expr], ways, it})
+		case *GroupNode:
+			sites = append(sites, site{from, ids[it], ways, it})
+		case *RepeatNode:
+			if it.Max == 0 {
+				return
+			}
+			s := te(it.Expr)
+			rest := gSat(1)
+			if it.Max == Unbounded || it.Max > it.Min {
+				rest = chainK(s, it.Max-it.Min, it.Max == Unbounded).e
+				sites = append(sites, site{from, ids[it], ways, it})
+			}
+			if it.Min > 0 {
+				// The first of the inline copies has the most after it.
+				f := gSat(1)
+				for i := 1; i < it.Min && s.e > 1 && f < gSatMax; i++ {
+					f = f.mulSat(s.e)
+				}
+				item(from, it.Expr, f.mulSat(rest).mulSat(ways))
+			}
+		}
+	}
+	seq := func(from int, items []Node) {
+		ways := gSat(1)
+		for i := len(items) - 1; i >= 0; i-- {
+			item(from, items[i], ways)
+			ways = te(items[i]).e.mulSat(ways)
+		}
+	}
+	for id, n := range nodes {
+		switch n := n.(type) {
+		case *AltNode:
+			for _, s := range n.Alts {
+				seq(id, s.Items)
+			}
+		case *GroupNode:
+			for _, s := range n.Body.Alts {
+				seq(id, s.Items)
+			}
+		case *RepeatNode:
+			// S'(k) ::= S S'(k-1) | : S has S'(k-1) after it.
+			s := te(n.Expr)
+			after := gSat(1)
+			if n.Max != Unbounded {
+				after = chainK(s, n.Max-n.Min-1, false).e
+			}
+			item(id, n.Expr, after)
+			if n.Max == Unbounded {
+				sites = append(sites, site{id, id, 1, n})
+			}
+		}
+	}
+	// Returning through a frame goes on to the frame below only if the
+	// rest of the frame can match the empty string: the cycles that
+	// multiply are those of such calls.
+	edges := make([][]int32, len(nodes))
+	for _, s := range sites {
+		if s.ways > 0 {
+			edges[s.from] = append(edges[s.from], int32(s.to))
+		}
+	}
+	comp := gSCC(edges)
+	for _, s := range sites {
+		if s.ways > 1 && comp[s.from] == comp[s.to] {
+			pos := s.at.Position()
+			how := fmt.Sprint(s.ways)
+			if s.ways >= gSatMax {
+				how = "more than 2^60"
+			}
+			return &SyntaxError{Name: p.name, Line: pos.Line, Col: pos.Col, Offset: pos.Offset,
+				Msg: fmt.Sprintf("after this recursive call the rest of the rule can match the empty string in %s ways: llama.cpp's work would multiply by that with each level the input nests", how), Err: ErrLimit}
+		}
+	}
 	return nil
+}
+
+// gReachable returns the rules in force that root uses, itself included.
+func gReachable(g *Grammar) map[string]bool {
+	reach := map[string]bool{"root": true}
+	queue := []string{"root"}
+	var walk func(n Node)
+	walk = func(n Node) {
+		switch n := n.(type) {
+		case *AltNode:
+			for _, s := range n.Alts {
+				for _, it := range s.Items {
+					walk(it)
+				}
+			}
+		case *RefNode:
+			if !reach[n.Name] {
+				reach[n.Name] = true
+				queue = append(queue, n.Name)
+			}
+		case *GroupNode:
+			walk(n.Body)
+		case *RepeatNode:
+			if n.Max > 0 {
+				walk(n.Expr)
+			}
+		}
+	}
+	for len(queue) > 0 {
+		name := queue[0]
+		queue = queue[1:]
+		walk(g.byName[name].Expr)
+	}
+	return reach
+}
+
+// gSCC returns the strongly connected component of each node, by an
+// iterative Tarjan's algorithm; a node on no cycle is alone in its
+// component unless it has an edge to itself, which callers see as
+// comp[a] == comp[a] for that edge anyway.
+func gSCC(edges [][]int32) []int {
+	n := len(edges)
+	index := make([]int, n)
+	low := make([]int, n)
+	comp := make([]int, n)
+	onStack := make([]bool, n)
+	for i := range index {
+		index[i] = -1
+	}
+	var stack []int
+	next, ncomp := 0, 0
+	type frame struct{ v, e int }
+	var call []frame
+	for root := 0; root < n; root++ {
+		if index[root] >= 0 {
+			continue
+		}
+		call = append(call[:0], frame{root, 0})
+		index[root], low[root] = next, next
+		next++
+		stack = append(stack, root)
+		onStack[root] = true
+		for len(call) > 0 {
+			f := &call[len(call)-1]
+			if f.e < len(edges[f.v]) {
+				w := int(edges[f.v][f.e])
+				f.e++
+				if index[w] < 0 {
+					index[w], low[w] = next, next
+					next++
+					stack = append(stack, w)
+					onStack[w] = true
+					call = append(call, frame{w, 0})
+				} else if onStack[w] {
+					low[f.v] = min(low[f.v], index[w])
+				}
+				continue
+			}
+			v := f.v
+			call = call[:len(call)-1]
+			if len(call) > 0 {
+				u := call[len(call)-1].v
+				low[u] = min(low[u], low[v])
+			}
+			if low[v] == index[v] {
+				for {
+					w := stack[len(stack)-1]
+					stack = stack[:len(stack)-1]
+					onStack[w] = false
+					comp[w] = ncomp
+					if w == v {
+						break
+					}
+				}
+				ncomp++
+			}
+		}
+	}
+	return comp
 }
