@@ -381,6 +381,11 @@ func TestMatchAmbiguous(t *testing.T) {
 	g := gMust(t, "root ::= x*\nx ::= \"a\" | \"a\" \"a\" | y\ny ::= \"a\" y | \"a\"")
 	assert.True(t, g.Accepts(strings.Repeat("a", 1000)))
 	assert.False(t, g.Accepts(strings.Repeat("a", 1000)+"b"))
+
+	// Exponentially many parses (llama.cpp takes seconds for 20 b's).
+	g = gMust(t, "root ::= x\nx ::= \"b\" x+ \"c\"? | \"b\"")
+	assert.True(t, g.Accepts(strings.Repeat("b", 300)+"cc"))
+	assert.False(t, g.Accepts("c"+strings.Repeat("b", 300)))
 }
 
 func TestMatchBudget(t *testing.T) {

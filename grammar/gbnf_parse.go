@@ -126,13 +126,24 @@ func (g *Grammar) String() string {
 // parser and llama_sampler_init_grammar accept, quirks included (the last
 // definition of a rule wins; [] matches the empty string; raw bytes in
 // strings decode as llama.cpp decodes them), and rejects what they reject.
+//
 // It also rejects, where llama.cpp would not: a NUL byte (llama.cpp stops
 // reading there); x{m,n} with m > n (llama.cpp loops almost without end);
+// and, among the rules root can reach, what llama.cpp cannot survive:
 // left recursion through items that can match the empty string, as in
-// root ::= ("a"?)* (llama.cpp's check misses it and its matcher recurses
-// until the stack overflows); and grammars beyond MaxSourceSize,
-// MaxNesting, MaxElements or MaxPaths. Token references by text, <name>,
-// are accepted without a vocabulary to check them against.
+// root ::= ("a"?)* (llama.cpp's own check misses it and its matcher
+// recurses until the stack overflows), positions from which llama.cpp
+// would expand more than MaxPaths paths, and recursion after which the
+// rest of a rule can match the empty string in several ways (llama.cpp's
+// time grows exponentially with the nesting of the input). Grammars beyond
+// MaxSourceSize, MaxNesting or MaxElements are rejected too. Token
+// references by text, <name>, are accepted without a vocabulary to check
+// them against.
+//
+// Ambiguity is not detected: on a grammar that parses some texts in
+// exponentially many ways, such as x ::= "b" x+ "c"? | "b", llama.cpp's
+// set of stacks grows exponentially with the input (a Matcher's work does
+// not), so such grammars are best not handed to llama.cpp.
 //
 // Parse returns a *SyntaxError on failure.
 func Parse(name, src string) (*Grammar, error) {
