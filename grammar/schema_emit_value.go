@@ -216,6 +216,9 @@ func (e *emitter) object(o *objAlt, hint string) (string, error) {
 	if !l.productive(e.live) {
 		return "", nil
 	}
+	if l.exists > 0 {
+		return e.existObject(l, hint)
+	}
 	var props []objProp
 	for _, p := range l.props {
 		if e.live(p.n) {
@@ -340,4 +343,79 @@ func (e *emitter) object(o *objAlt, hint string) (string, error) {
 	}
 	start := visit(0, 0)
 	return strings.TrimSpace(e.open("{") + " " + start + " " + e.close("}")), nil
+}
+
+// existObject writes an object with existentials: one rule per live state
+// of its counting automaton.
+func (e *emitter) existObject(l *objLayout, hint string) (string, error) {
+	order, edges, live, err := l.existStates(e.live)
+	if err != nil {
+		return "", err
+	}
+	if !live[objState{}] {
+		return "", nil
+	}
+	sep, colon := e.sep(), e.colon()
+	groups := make([]string, len(l.addGroup))
+	group := func(g int) (string, error) {
+		if groups[g] != "" {
+			return groups[g], nil
+		}
+		var alts []string
+		for _, m := range l.addGroup[g].members {
+			if !e.live(m.n) {
+				continue
+			}
+			key, err := e.str(m.keys, hint+"-key")
+			if err != nil {
+				return "", err
+			}
+			if key != "" {
+				alts = append(alts, key+" "+colon+" "+e.ref(m.n))
+			}
+		}
+		groups[g] = e.helper(hint+"-additional", strings.Join(alts, " | "))
+		return groups[g], nil
+	}
+	names := map[objState]string{}
+	for _, s := range order {
+		if live[s] {
+			names[s] = e.newName(fmt.Sprintf("%s-m%d", hint, s.i))
+		}
+	}
+	n := len(l.props)
+	full := uint32(1)<<l.exists - 1
+	for _, s := range order {
+		if !live[s] {
+			continue
+		}
+		var alts []string
+		if s.i == n && s.cnt >= l.minP && s.mask == full {
+			alts = append(alts, `""`)
+		}
+		sp := ""
+		if s.cnt > 0 {
+			sp = sep + " "
+		}
+		for _, ed := range edges[s] {
+			if !live[ed.to] {
+				continue
+			}
+			switch {
+			case ed.g >= 0:
+				g, err := group(ed.g)
+				if err != nil {
+					return "", err
+				}
+				alts = append(alts, sp+g+" "+names[ed.to])
+			case ed.i >= 0:
+				p := l.props[ed.i]
+				alts = append(alts, sp+e.jsonQuoted(p.name)+" "+colon+" "+e.ref(ed.cat.n)+" "+names[ed.to])
+			default: // an optional member left out
+				alts = append(alts, names[ed.to])
+			}
+		}
+		e.define(names[s], strings.Join(alts, " | "))
+	}
+	return strings.TrimSpace(e.open("{") + " " + names[objState{}] + " " + e.close("}")), nil
 }

@@ -85,7 +85,10 @@ type objAlt struct {
 	rules      []keyRule
 	names      *strSet // propertyNames; nil: any name
 	minP, maxP int
-	// evaluated names and key patterns, for unevaluatedProperties.
+	// exists: for each, some member (named or not) has a key in keys and
+	// a value in n. These come from complements ("some property breaks
+	// additionalProperties").
+	exists []keyRule
 }
 
 type objProp struct {
@@ -101,6 +104,7 @@ type keyRule struct {
 
 // Limits on the work one compilation may do.
 const (
+	maxExists    = 4
 	maxNodes     = 20000
 	maxAlts      = 256
 	maxRuleCount = 20000
@@ -475,7 +479,7 @@ func (c *compiler) isAllArrays(a *arrAlt) bool {
 }
 
 func (c *compiler) isAllObjects(o *objAlt) bool {
-	return len(o.props) == 0 && len(o.rules) == 0 && o.names == nil && o.minP == 0 && o.maxP < 0
+	return len(o.props) == 0 && len(o.rules) == 0 && o.names == nil && o.minP == 0 && o.maxP < 0 && len(o.exists) == 0
 }
 
 func (c *compiler) unionArrs(a, b []*arrAlt) []*arrAlt {
@@ -636,6 +640,15 @@ func (c *compiler) objAnd(a, b *objAlt) (*objAlt, error) {
 		return nil, err
 	}
 	out.rules = rules
+	out.exists = slices.Clone(a.exists)
+	for _, x := range b.exists {
+		if !slices.Contains(out.exists, x) {
+			out.exists = append(out.exists, x)
+		}
+	}
+	if len(out.exists) > maxExists {
+		return nil, ErrTooComplex
+	}
 	switch {
 	case a.names == nil:
 		out.names = b.names
@@ -765,8 +778,8 @@ func (c *compiler) arrAltNot(a *arrAlt, n *snode) ([]*arrAlt, error) {
 		if !n.under {
 			return []*arrAlt{anyArrAlt(c.anyN)}, nil
 		}
-		// From below: arrays that are certainly not unique are hard to
-		// describe; take none of them.
+		// From below: complement the alternative without uniqueItems, a
+		// subset of the true complement.
 	}
 	var terms []*arrAlt
 	anyPrefix := func(k int) []*snode {
@@ -873,6 +886,11 @@ func (c *compiler) objWithin(x, y *objAlt) bool {
 	if x.minP < y.minP || (y.maxP >= 0 && (x.maxP < 0 || x.maxP > y.maxP)) {
 		return false
 	}
+	for _, e := range y.exists {
+		if !slices.Contains(x.exists, e) {
+			return false
+		}
+	}
 	if y.names != nil && x.names != y.names {
 		return false
 	}
@@ -938,19 +956,60 @@ func (c *compiler) objAltNot(a *objAlt, n *snode) ([]*objAlt, error) {
 			}
 		}
 	}
-	needsExists := a.names != nil
-	for _, r := range a.rules {
-		if r.n != c.anyN {
-			needsExists = true
+	// A rule binds the keys a does not name: its complement is some such
+	// key with a value outside the rule's node.
+	var named *strSet
+	if len(a.props) > 0 {
+		names := make([]string, len(a.props))
+		for i, p := range a.props {
+			names[i] = p.name
 		}
-	}
-	if needsExists {
-		if err := c.approx(n.origin, n.kw, "the complement of additionalProperties, patternProperties or propertyNames (some property that breaks them) cannot be expressed"); err != nil {
+		nn, err := strNot(strWords(names...))
+		if err != nil {
 			return nil, err
 		}
-		if !n.under {
-			return []*objAlt{{maxP: -1}}, nil
+		named = nn
+	}
+	for _, r := range a.rules {
+		if r.n == c.anyN {
+			continue
 		}
+		keys := r.keys
+		if named != nil {
+			var err error
+			if keys, err = strAnd(keys, named); err != nil {
+				return nil, err
+			}
+		}
+		if keys == nil {
+			continue
+		}
+		nv, err := c.not(r.n, n.origin, n.kw)
+		if err != nil {
+			return nil, err
+		}
+		if nv != c.noneN {
+			terms = append(terms, &objAlt{maxP: -1, exists: []keyRule{{keys: keys, n: nv}}})
+		}
+	}
+	if a.names != nil {
+		out, err := strNot(a.names)
+		if err != nil {
+			return nil, err
+		}
+		if out != nil {
+			terms = append(terms, &objAlt{maxP: -1, exists: []keyRule{{keys: out, n: c.anyN}}})
+		}
+	}
+	// Some member in keys with a value in n, complemented: every member
+	// in keys has a value outside n. The alternative names no property,
+	// so the rule holds for every key.
+	for _, x := range a.exists {
+		nx, err := c.not(x.n, n.origin, n.kw)
+		if err != nil {
+			return nil, err
+		}
+		terms = append(terms, &objAlt{maxP: -1, rules: []keyRule{{keys: x.keys, n: nx}}})
 	}
 	if a.minP > 0 {
 		terms = append(terms, &objAlt{maxP: a.minP - 1})

@@ -101,9 +101,8 @@ type countState struct {
 	counts []int // per counter, saturated
 }
 
-// arrStates explores the counting automaton of an array layout, calling
-// edge for every transition and returning the states in discovery order;
-// accept reports acceptance. ok(n) says whether a category node may be used.
+// top is the largest position the counting automaton tells apart; past it
+// positions are equivalent.
 func (l *arrLayout) top() int {
 	if l.max >= 0 {
 		return l.max
@@ -271,6 +270,22 @@ type objLayout struct {
 	regions    []objRegion
 	minP, maxP int
 	dead       bool // a required member is forbidden
+	// With existentials (exists > 0), members are split by which of them
+	// they satisfy, and the object is a counting automaton over that.
+	exists   int
+	propCats [][]objCat    // per named member
+	addGroup []objAddGroup // other members, grouped by what they satisfy
+}
+
+// objCat is a member value set and the existentials its members satisfy.
+type objCat struct {
+	n   *snode
+	add uint32
+}
+
+type objAddGroup struct {
+	add     uint32
+	members []objRegion
 }
 
 type objRegion struct {
@@ -385,13 +400,222 @@ func (c *compiler) objLayoutOf(o *objAlt) (*objLayout, error) {
 		l.regions = append(l.regions, objRegion{keys: keys, n: n})
 	}
 	l.props = append(l.props, extra...)
+	if len(o.exists) > 0 {
+		if err := c.splitExists(o, l); err != nil {
+			return nil, err
+		}
+	}
 	c.layouts[o] = l
 	return l, nil
+}
+
+// splitExists splits the members of l by the existentials of o they
+// satisfy.
+func (c *compiler) splitExists(o *objAlt, l *objLayout) error {
+	k := len(o.exists)
+	l.exists = k
+	// cats narrows n to each subset of the existentials in applies.
+	cats := func(n *snode, applies []int) ([]objCat, error) {
+		var out []objCat
+		for mask := 0; mask < 1<<len(applies); mask++ {
+			parts := []*snode{n}
+			var add uint32
+			for b, j := range applies {
+				if mask&(1<<b) != 0 {
+					parts = append(parts, o.exists[j].n)
+					add |= 1 << j
+					continue
+				}
+				nn, err := c.not(o.exists[j].n, nil, "not")
+				if err != nil {
+					return nil, err
+				}
+				parts = append(parts, nn)
+			}
+			x, err := c.and(parts...)
+			if err != nil {
+				return nil, err
+			}
+			if x != c.noneN {
+				out = append(out, objCat{n: x, add: add})
+			}
+		}
+		return out, nil
+	}
+	for _, p := range l.props {
+		var applies []int
+		for j, x := range o.exists {
+			ok, err := x.keys.accepts(p.name)
+			if err != nil {
+				return err
+			}
+			if ok {
+				applies = append(applies, j)
+			}
+		}
+		pc, err := cats(p.n, applies)
+		if err != nil {
+			return err
+		}
+		l.propCats = append(l.propCats, pc)
+	}
+	groups := map[uint32]int{}
+	for _, r := range l.regions {
+		for t := 0; t < 1<<k; t++ {
+			keys := r.keys
+			var applies []int
+			for j, x := range o.exists {
+				var err error
+				if t&(1<<j) != 0 {
+					keys, err = strAnd(keys, x.keys)
+					applies = append(applies, j)
+				} else {
+					var nk *strSet
+					if nk, err = strNot(x.keys); err == nil {
+						keys, err = strAnd(keys, nk)
+					}
+				}
+				if err != nil {
+					return err
+				}
+				if keys == nil {
+					break
+				}
+			}
+			if keys == nil {
+				continue
+			}
+			if empty, known := keys.empty(); empty && known {
+				continue
+			}
+			rc, err := cats(r.n, applies)
+			if err != nil {
+				return err
+			}
+			for _, cat := range rc {
+				g, ok := groups[cat.add]
+				if !ok {
+					g = len(l.addGroup)
+					groups[cat.add] = g
+					l.addGroup = append(l.addGroup, objAddGroup{add: cat.add})
+				}
+				l.addGroup[g].members = append(l.addGroup[g].members, objRegion{keys: keys, n: cat.n})
+			}
+		}
+	}
+	return nil
+}
+
+// objState is a state of an object's counting automaton: the next named
+// member, the members so far (saturated) and the existentials satisfied.
+type objState struct {
+	i, cnt int
+	mask   uint32
+}
+
+// objTop is the count past which counts are equivalent.
+func (l *objLayout) objTop() int {
+	if l.maxP >= 0 {
+		return l.maxP
+	}
+	return max(l.minP, 1)
+}
+
+func (l *objLayout) nextCount(cnt int) (int, bool) {
+	if l.maxP >= 0 && cnt >= l.maxP {
+		return 0, false
+	}
+	return min(cnt+1, l.objTop()), true
+}
+
+// objEdge is a transition: a member of category cat (named member i, or
+// an additional member of group g when i < 0).
+type objEdge struct {
+	to  objState
+	cat objCat
+	i   int
+	g   int
+}
+
+// existStates explores the automaton of a layout with existentials,
+// using only member nodes that pass ok. It returns the states in
+// discovery order, their edges, and which states can reach acceptance.
+func (l *objLayout) existStates(ok func(*snode) bool) ([]objState, map[objState][]objEdge, map[objState]bool, error) {
+	n := len(l.props)
+	full := uint32(1)<<l.exists - 1
+	if (n+1)*(l.objTop()+1)<<l.exists > maxCountStates {
+		return nil, nil, nil, ErrTooComplex
+	}
+	start := objState{}
+	seen := map[objState]bool{start: true}
+	order := []objState{start}
+	edges := map[objState][]objEdge{}
+	add := func(from objState, e objEdge) {
+		edges[from] = append(edges[from], e)
+		if !seen[e.to] {
+			seen[e.to] = true
+			order = append(order, e.to)
+		}
+	}
+	for q := 0; q < len(order); q++ {
+		s := order[q]
+		nc, canAdd := l.nextCount(s.cnt)
+		if s.i < n {
+			if canAdd {
+				for _, cat := range l.propCats[s.i] {
+					if ok(cat.n) {
+						add(s, objEdge{to: objState{s.i + 1, nc, s.mask | cat.add}, cat: cat, i: s.i, g: -1})
+					}
+				}
+			}
+			if !l.props[s.i].required {
+				add(s, objEdge{to: objState{s.i + 1, s.cnt, s.mask}, i: -1, g: -1})
+			}
+			continue
+		}
+		if !canAdd {
+			continue
+		}
+		for g, grp := range l.addGroup {
+			for _, m := range grp.members {
+				if ok(m.n) {
+					add(s, objEdge{to: objState{n, nc, s.mask | grp.add}, i: -1, g: g})
+					break
+				}
+			}
+		}
+	}
+	live := map[objState]bool{}
+	for _, s := range order {
+		if s.i == n && s.cnt >= l.minP && s.mask == full {
+			live[s] = true
+		}
+	}
+	for changed := true; changed; {
+		changed = false
+		for _, s := range order {
+			if live[s] {
+				continue
+			}
+			for _, e := range edges[s] {
+				if live[e.to] {
+					live[s] = true
+					changed = true
+					break
+				}
+			}
+		}
+	}
+	return order, edges, live, nil
 }
 
 func (l *objLayout) productive(ok func(*snode) bool) bool {
 	if l.dead {
 		return false
+	}
+	if l.exists > 0 {
+		_, _, live, err := l.existStates(ok)
+		return err != nil || live[objState{}] // too large: emission reports it
 	}
 	req, opt := 0, 0
 	for _, p := range l.props {
@@ -439,6 +663,19 @@ func (c *compiler) children(v *vset) ([]*snode, error) {
 		l, err := c.objLayoutOf(o)
 		if err != nil {
 			return nil, err
+		}
+		if l.exists > 0 {
+			for _, pc := range l.propCats {
+				for _, cat := range pc {
+					out = append(out, cat.n)
+				}
+			}
+			for _, g := range l.addGroup {
+				for _, m := range g.members {
+					out = append(out, m.n)
+				}
+			}
+			continue
 		}
 		for _, p := range l.props {
 			out = append(out, p.n)
