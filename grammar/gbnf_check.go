@@ -10,12 +10,14 @@ import (
 // (llama_grammar_init_impl); then this package's own limits.
 
 func (p *gParser) check(g *Grammar) error {
+	p.x = gNewIdx(g, p.aux)
 	if err := p.checkUndefined(g); err != nil {
 		return err
 	}
 	if g.byName["root"] == nil {
 		return p.errAt(0, ErrNoRoot, "grammar has no rule named root")
 	}
+	p.reach = gReachable(g)
 	if err := p.checkSize(g); err != nil {
 		return err
 	}
@@ -152,13 +154,48 @@ func (p *gParser) checkSize(g *Grammar) error {
 	return nil
 }
 
+// gIdx numbers what the checks track, to index slices rather than maps:
+// the rules in force first, in source order, then every group and
+// repetition, numbered by the parser.
+type gIdx struct {
+	def  map[string]int
+	defs []*Rule
+	n    int
+}
+
+func gNewIdx(g *Grammar, aux int32) *gIdx {
+	x := &gIdx{def: map[string]int{}}
+	for _, r := range g.rules {
+		if g.byName[r.Name] == r {
+			x.def[r.Name] = len(x.defs)
+			x.defs = append(x.defs, r)
+		}
+	}
+	x.n = len(x.defs) + int(aux)
+	return x
+}
+
+// of returns the number of a group, a repetition, or the rule a
+// reference names (which must be defined).
+func (x *gIdx) of(n Node) int {
+	switch n := n.(type) {
+	case *GroupNode:
+		return len(x.defs) + int(n.idx)
+	case *RepeatNode:
+		return len(x.defs) + int(n.idx)
+	case *RefNode:
+		return x.def[n.Name]
+	}
+	return -1
+}
+
 // gLRGraph is the graph of left calls among the rules llama.cpp builds: one
 // node per rule in force, per group and per repetition (standing for the
 // rules llama.cpp generates for it; collapsing the chain S'(k) -> S'(k-1)
 // of a bounded repetition into one node keeps every cycle and adds none).
 type gLRGraph struct {
-	ids   map[Node]int
-	nodes []Node // a rule's body *AltNode, *GroupNode or *RepeatNode
+	x     *gIdx
+	nodes []Node // a rule's body *AltNode, *GroupNode or *RepeatNode; nil if unused
 	names []string
 	pos   []Pos
 	edges [2][][]int32 // [llama.cpp's check, true nullability]
@@ -173,15 +210,12 @@ type gLRGraph struct {
 // on those its matcher recurses without end and overflows the stack. They
 // are rejected here too.
 func (p *gParser) checkLeftRecursion(g *Grammar) error {
-	lr := &gLRGraph{ids: map[Node]int{}}
+	x := p.x
+	lr := &gLRGraph{x: x, nodes: make([]Node, x.n), names: make([]string, x.n), pos: make([]Pos, x.n)}
 	// live: llama.cpp can reach the node from the root.
-	var live []bool
-	add := func(n Node, name string, pos Pos, reached bool) {
-		lr.ids[n] = len(lr.nodes)
-		lr.nodes = append(lr.nodes, n)
-		lr.names = append(lr.names, name)
-		lr.pos = append(lr.pos, pos)
-		live = append(live, reached)
+	live := make([]bool, x.n)
+	add := func(i int, n Node, name string, pos Pos, reached bool) {
+		lr.nodes[i], lr.names[i], lr.pos[i], live[i] = n, name, pos, reached
 	}
 	var collect func(n Node, reached bool)
 	collect = func(n Node, reached bool) {
@@ -195,24 +229,20 @@ func (p *gParser) checkLeftRecursion(g *Grammar) error {
 				collect(it, reached)
 			}
 		case *GroupNode:
-			add(n, "group at "+n.Pos.String(), n.Pos, reached)
+			add(x.of(n), n, "group at "+n.Pos.String(), n.Pos, reached)
 			collect(n.Body, reached)
 		case *RepeatNode:
 			// Even under x{0}: llama.cpp keeps (and checks) the rules
 			// generated inside it, though it never reaches them.
-			add(n, "repetition at "+n.OpPos.String(), n.OpPos, reached)
+			add(x.of(n), n, "repetition at "+n.OpPos.String(), n.OpPos, reached)
 			collect(n.Expr, reached && n.Max != 0)
 		}
 	}
-	var defs []*Rule
-	reach := gReachable(g)
-	for _, r := range g.rules {
-		if g.byName[r.Name] == r {
-			defs = append(defs, r)
-			add(r.Expr, r.Name, r.Pos, reach[r.Name])
-		}
+	reach := p.reach
+	for i, r := range x.defs {
+		add(i, r.Expr, r.Name, r.Pos, reach[r.Name])
 	}
-	for _, r := range defs {
+	for _, r := range x.defs {
 		collect(r.Expr, reach[r.Name])
 	}
 	nullable := p.nullable(g, lr)
@@ -220,12 +250,7 @@ func (p *gParser) checkLeftRecursion(g *Grammar) error {
 		lr.edges[m] = make([][]int32, len(lr.nodes))
 	}
 
-	target := func(n Node) int {
-		if r, ok := n.(*RefNode); ok {
-			return lr.ids[g.byName[r.Name].Expr]
-		}
-		return lr.ids[n]
-	}
+	target := x.of
 	// Undefined rules are referenced only where llama.cpp drops the
 	// reference (see checkUndefined): no edge.
 	defined := func(n *RefNode) bool { return g.byName[n.Name] != nil }
@@ -387,9 +412,9 @@ func (lr *gLRGraph) findCycle(mode int) []int {
 func (p *gParser) nullable(g *Grammar, lr *gLRGraph) []bool {
 	type occ struct{ node, alt int }
 	null := make([]bool, len(lr.nodes))
-	var altNode []int        // alternative -> node
-	var pending []int        // alternative -> items not yet nullable
-	users := map[int][]occ{} // node -> alternatives that contain it
+	var altNode []int                     // alternative -> node
+	var pending []int                     // alternative -> items not yet nullable
+	users := make([][]occ, len(lr.nodes)) // node -> alternatives that contain it
 	var queue []int
 	setNull := func(id int) {
 		if !null[id] {
@@ -416,11 +441,11 @@ func (p *gParser) nullable(g *Grammar, lr *gLRGraph) []bool {
 					count = -1
 					break
 				}
-				t := lr.ids[r.Expr]
+				t := lr.x.def[r.Name]
 				users[t] = append(users[t], occ{id, alt})
 				count++
 			default:
-				t := lr.ids[it]
+				t := lr.x.of(it)
 				users[t] = append(users[t], occ{id, alt})
 				count++
 			}
@@ -494,7 +519,9 @@ func (a gTE) or(b gTE) gTE { return gTE{a.t.add(b.t), a.e.add(b.e)} }
 // the empty string in more than one way, as in (("a"?)?){30}, and
 // llama.cpp takes time exponential in the nesting to load such a grammar.
 func (p *gParser) checkPaths(g *Grammar) error {
-	memo := map[any]gTE{}
+	x := p.x
+	memo := make([]gTE, x.n)
+	done := make([]bool, x.n) // memo holds the value, or 0 while computing
 	var te func(n Node) gTE
 	seq := func(items []Node) gTE {
 		acc := gTE{0, 1}
@@ -539,17 +566,16 @@ func (p *gParser) checkPaths(g *Grammar) error {
 				return gTE{0, 1}
 			}
 			return gTE{1, 0}
-		case *RefNode:
-			return te(g.byName[n.Name].Expr)
-		case *AltNode, *GroupNode, *RepeatNode:
-			if v, ok := memo[n]; ok {
-				return v
+		case *RefNode, *GroupNode, *RepeatNode:
+			i := x.of(n)
+			if done[i] {
+				return memo[i]
 			}
-			memo[n] = gTE{} // in progress; cannot recur without left recursion
+			done[i] = true // in progress: cannot recur without left recursion
 			var v gTE
 			switch n := n.(type) {
-			case *AltNode:
-				v = alts(n)
+			case *RefNode:
+				v = alts(g.byName[n.Name].Expr.(*AltNode))
 			case *GroupNode:
 				v = alts(n.Body)
 			case *RepeatNode:
@@ -566,7 +592,7 @@ func (p *gParser) checkPaths(g *Grammar) error {
 					v = v.then(chain(n, s))
 				}
 			}
-			memo[n] = v
+			memo[i] = v
 			return v
 		}
 		return gTE{1, 0} // ., tokens
@@ -624,7 +650,7 @@ func (p *gParser) checkPaths(g *Grammar) error {
 		}
 	}
 	// Only what llama.cpp can reach from the root costs it anything.
-	reach := gReachable(g)
+	reach := p.reach
 	for _, r := range g.rules {
 		if g.byName[r.Name] == r && reach[r.Name] && bad == nil {
 			walk(r.Expr)
@@ -653,12 +679,9 @@ func (p *gParser) checkPaths(g *Grammar) error {
 func (p *gParser) checkNestedPaths(g *Grammar, te func(Node) gTE, chainK func(gTE, int, bool) gTE) error {
 	// Nodes: llama.cpp's rules: the rules in force, groups, and the
 	// rules of repetitions with optional copies (one node for the chain).
-	ids := map[Node]int{}
-	var nodes []Node
-	add := func(n Node) {
-		ids[n] = len(nodes)
-		nodes = append(nodes, n)
-	}
+	x := p.x
+	nodes := make([]Node, x.n) // nil where unused
+	add := func(i int, n Node) { nodes[i] = n }
 	var collect func(n Node)
 	collect = func(n Node) {
 		switch n := n.(type) {
@@ -669,26 +692,22 @@ func (p *gParser) checkNestedPaths(g *Grammar, te func(Node) gTE, chainK func(gT
 				}
 			}
 		case *GroupNode:
-			add(n)
+			add(x.of(n), n)
 			collect(n.Body)
 		case *RepeatNode:
 			if n.Max == 0 {
 				return
 			}
 			if n.Max == Unbounded || n.Max > n.Min {
-				add(n)
+				add(x.of(n), n)
 			}
 			collect(n.Expr)
 		}
 	}
-	reach := gReachable(g)
-	for _, r := range g.rules {
-		if g.byName[r.Name] == r && reach[r.Name] {
-			add(r.Expr)
-		}
-	}
-	for _, r := range g.rules {
-		if g.byName[r.Name] == r && reach[r.Name] {
+	reach := p.reach
+	for i, r := range x.defs {
+		if reach[r.Name] {
+			add(i, r.Expr)
 			collect(r.Expr)
 		}
 	}
@@ -704,9 +723,9 @@ func (p *gParser) checkNestedPaths(g *Grammar, te func(Node) gTE, chainK func(gT
 	item = func(from int, it Node, ways gSat) {
 		switch it := it.(type) {
 		case *RefNode:
-			sites = append(sites, site{from, ids[g.byName[it.Name].Expr], ways, it})
+			sites = append(sites, site{from, x.of(it), ways, it})
 		case *GroupNode:
-			sites = append(sites, site{from, ids[it], ways, it})
+			sites = append(sites, site{from, x.of(it), ways, it})
 		case *RepeatNode:
 			if it.Max == 0 {
 				return
@@ -715,7 +734,7 @@ func (p *gParser) checkNestedPaths(g *Grammar, te func(Node) gTE, chainK func(gT
 			rest := gSat(1)
 			if it.Max == Unbounded || it.Max > it.Min {
 				rest = chainK(s, it.Max-it.Min, it.Max == Unbounded).e
-				sites = append(sites, site{from, ids[it], ways, it})
+				sites = append(sites, site{from, x.of(it), ways, it})
 			}
 			if it.Min > 0 {
 				// The first of the inline copies has the most after it.

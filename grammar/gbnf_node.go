@@ -83,7 +83,8 @@ type GroupNode struct {
 	Pos  Pos
 	Body *AltNode
 
-	height int // nesting height, for the depth cap
+	height int   // nesting height, for the depth cap
+	idx    int32 // numbers groups and repetitions, for the checks
 }
 
 // Unbounded is RepeatNode.Max for x*, x+ and x{m,}.
@@ -99,6 +100,7 @@ type RepeatNode struct {
 	Min, Max int
 
 	height int
+	idx    int32
 }
 
 // TokenNode is a token reference: <[ID]> by id, or <Text> by the text of a

@@ -21,7 +21,7 @@ const (
 	// (as in x*?) nest.
 	MaxNesting = 1000
 	// MaxSourceSize caps the length of the GBNF text, in bytes.
-	MaxSourceSize = 16 << 20
+	MaxSourceSize = 4 << 20
 	// MaxElements caps the number of grammar elements llama.cpp would
 	// build from the text, counting each repetition expanded as llama.cpp
 	// expands it: "abc"{2000}{2000} alone would be 12 million.
@@ -174,14 +174,16 @@ type gParser struct {
 	ahead bool
 	lines []int // offsets of line starts, built on first use
 
-	depth int // open parentheses
+	depth int             // open parentheses
+	aux   int32           // groups and repetitions so far
+	x     *gIdx           // for the checks after parsing
+	reach map[string]bool // rules root uses
 
 	// llama.cpp's symbol ids, simulated to reproduce which undefined
 	// rules it notices (see checkUndefined).
 	symIDs   map[string]int
 	nextID   int
 	maxAdded int
-	defID    map[*Rule]int
 }
 
 func (p *gParser) pos(off int) Pos {
@@ -257,7 +259,6 @@ func (p *gParser) parse() (g *Grammar, err error) {
 		}
 	}()
 	g = &Grammar{name: p.name, byName: map[string]*Rule{}}
-	p.defID = map[*Rule]int{}
 	p.skipNewlines()
 	for p.peek().typ != gItemEOF {
 		r := p.parseRule()
@@ -296,7 +297,6 @@ func (p *gParser) parseRule() *Rule {
 	p.skipNewlines()
 	r.Expr = p.parseAlternates(false)
 	p.added(id)
-	p.defID[r] = id
 	switch end := p.next(); end.typ {
 	case gItemNewline, gItemEOF:
 	default:
@@ -387,7 +387,8 @@ func (p *gParser) parseSequence(nested bool) *SeqNode {
 					h = max(h, gHeight(x))
 				}
 			}
-			n = &GroupNode{Pos: p.pos(it.pos), Body: body, height: h + 1}
+			n = &GroupNode{Pos: p.pos(it.pos), Body: body, height: h + 1, idx: p.aux}
+			p.aux++
 		case gItemStar, gItemPlus, gItemQuestion, gItemLBrace:
 			p.repeat(s, nested)
 			continue
@@ -419,7 +420,8 @@ func (p *gParser) repeat(s *SeqNode, nested bool) {
 	if h+p.depth > MaxNesting {
 		p.fail(op.pos, ErrLimit, "repetition operators and parentheses nested more than %d deep", MaxNesting)
 	}
-	s.Items[len(s.Items)-1] = &RepeatNode{Pos: last.Position(), OpPos: p.pos(op.pos), Expr: last, Min: lo, Max: hi, height: h}
+	s.Items[len(s.Items)-1] = &RepeatNode{Pos: last.Position(), OpPos: p.pos(op.pos), Expr: last, Min: lo, Max: hi, height: h, idx: p.aux}
+	p.aux++
 	// llama.cpp's rules for the repetition: one per optional copy.
 	nOpt := 1
 	if hi != Unbounded {
