@@ -196,7 +196,6 @@ func (x *gIdx) of(n Node) int {
 type gLRGraph struct {
 	x     *gIdx
 	nodes []Node // a rule's body *AltNode, *GroupNode or *RepeatNode; nil if unused
-	names []string
 	pos   []Pos
 	edges [2][][]int32 // [llama.cpp's check, true nullability]
 }
@@ -211,11 +210,11 @@ type gLRGraph struct {
 // are rejected here too.
 func (p *gParser) checkLeftRecursion(g *Grammar) error {
 	x := p.x
-	lr := &gLRGraph{x: x, nodes: make([]Node, x.n), names: make([]string, x.n), pos: make([]Pos, x.n)}
+	lr := &gLRGraph{x: x, nodes: make([]Node, x.n), pos: make([]Pos, x.n)}
 	// live: llama.cpp can reach the node from the root.
 	live := make([]bool, x.n)
-	add := func(i int, n Node, name string, pos Pos, reached bool) {
-		lr.nodes[i], lr.names[i], lr.pos[i], live[i] = n, name, pos, reached
+	add := func(i int, n Node, pos Pos, reached bool) {
+		lr.nodes[i], lr.pos[i], live[i] = n, pos, reached
 	}
 	var collect func(n Node, reached bool)
 	collect = func(n Node, reached bool) {
@@ -229,18 +228,18 @@ func (p *gParser) checkLeftRecursion(g *Grammar) error {
 				collect(it, reached)
 			}
 		case *GroupNode:
-			add(x.of(n), n, "group at "+n.Pos.String(), n.Pos, reached)
+			add(x.of(n), n, n.Pos, reached)
 			collect(n.Body, reached)
 		case *RepeatNode:
 			// Even under x{0}: llama.cpp keeps (and checks) the rules
 			// generated inside it, though it never reaches them.
-			add(x.of(n), n, "repetition at "+n.OpPos.String(), n.OpPos, reached)
+			add(x.of(n), n, n.OpPos, reached)
 			collect(n.Expr, reached && n.Max != 0)
 		}
 	}
 	reach := p.reach
 	for i, r := range x.defs {
-		add(i, r.Expr, r.Name, r.Pos, reach[r.Name])
+		add(i, r.Expr, r.Pos, reach[r.Name])
 	}
 	for _, r := range x.defs {
 		collect(r.Expr, reach[r.Name])
@@ -344,7 +343,14 @@ func (p *gParser) checkLeftRecursion(g *Grammar) error {
 		if cycle := lr.findCycle(mode); cycle != nil {
 			names := make([]string, len(cycle))
 			for i, c := range cycle {
-				names[i] = lr.names[c]
+				switch n := lr.nodes[c].(type) {
+				case *GroupNode:
+					names[i] = "group at " + n.Pos.String()
+				case *RepeatNode:
+					names[i] = "repetition at " + n.OpPos.String()
+				default:
+					names[i] = x.defs[c].Name
+				}
 			}
 			pos := lr.pos[cycle[0]]
 			msg := "left recursion: " + strings.Join(names, " -> ")
