@@ -270,3 +270,24 @@ func TestSchemaErrorMessage(t *testing.T) {
 	assert.Contains(t, err.Error(), "#/properties/a~1b/uniqueItems")
 	assert.True(t, errors.Is(err, ErrUnsupported))
 }
+
+// TestCompileConcurrent: compilations share only immutable caches (format
+// automata, Unicode classes); run with -race.
+func TestCompileConcurrent(t *testing.T) {
+	schemas := []string{
+		`{"type":"string","format":"date-time"}`,
+		`{"type":"string","format":"ipv6","maxLength":20}`,
+		`{"type":"object","properties":{"a":{"pattern":"^\\p{Letter}+$"}},"additionalProperties":false}`,
+		`{"type":"number","minimum":0.5,"multipleOf":0.25}`,
+	}
+	done := make(chan error)
+	for i := 0; i < 8; i++ {
+		go func(i int) {
+			_, err := CompileSchema([]byte(schemas[i%len(schemas)]), &SchemaOptions{FormatAssertion: true})
+			done <- err
+		}(i)
+	}
+	for i := 0; i < 8; i++ {
+		assert.NoError(t, <-done)
+	}
+}
