@@ -59,7 +59,7 @@ func (e *emitter) array(a *arrAlt, hint string) (string, error) {
 		return "", nil
 	}
 	if l.unique {
-		s, done, err := e.uniqueArray(a, l)
+		s, done, err := e.uniqueArray(a, l, hint)
 		if err != nil || done {
 			return s, err
 		}
@@ -177,7 +177,7 @@ func (e *emitter) countedArray(l *arrLayout, hint string) (string, error) {
 // unique; otherwise the arrays are enumerated when the alternative is
 // finite and small, and written as literals. done is false when the
 // constraint can be ignored (lenient) and the caller should go on.
-func (e *emitter) uniqueArray(a *arrAlt, l *arrLayout) (string, bool, error) {
+func (e *emitter) uniqueArray(a *arrAlt, l *arrLayout, hint string) (string, bool, error) {
 	mx := l.max
 	if mx < 0 && !e.live(l.rest) {
 		mx = len(l.items)
@@ -198,10 +198,112 @@ func (e *emitter) uniqueArray(a *arrAlt, l *arrLayout) (string, bool, error) {
 		}
 		return e.helper("unique", strings.Join(lits, " | ")), true, nil
 	}
-	if err := e.c.approx(a.uniqueAt, "uniqueItems", "uniqueItems needs memory of earlier items; it can be expressed only for arrays of at most one item or small finite sets of arrays"); err != nil {
+	if s, ok := e.uniqueSubsets(l, hint); ok {
+		return s, true, nil
+	}
+	if err := e.c.approx(a.uniqueAt, "uniqueItems", "uniqueItems needs memory of earlier items; it can be expressed for arrays of at most one item, and for items drawn from a few values (at most 12)"); err != nil {
 		return "", true, err
 	}
 	return "", false, nil
+}
+
+// maxUniqueValues bounds the values whose subsets uniqueSubsets tracks.
+const maxUniqueValues = 12
+
+// uniqueSubsets writes unique arrays whose items come from a few values
+// (an enum of tags, booleans): the state is the set of values used so far,
+// whose size is also the position, so each value appears at most once.
+func (e *emitter) uniqueSubsets(l *arrLayout, hint string) (string, bool) {
+	if len(l.counters) > 0 {
+		return "", false
+	}
+	// The values each position may hold, indexed over all positions.
+	index := map[string]int{}
+	var values []string
+	positions := len(l.items) + 1 // the last one stands for the rest
+	allowed := make([][]int, positions)
+	for i := 0; i < positions; i++ {
+		n := l.rest
+		if i < len(l.items) {
+			n = l.items[i]
+		}
+		vals, ok := e.enumNode(n, maxUniqueValues, 0)
+		if !ok {
+			return "", false
+		}
+		for _, v := range vals {
+			j, seen := index[v]
+			if !seen {
+				j = len(values)
+				index[v] = j
+				values = append(values, v)
+				if len(values) > maxUniqueValues {
+					return "", false
+				}
+			}
+			allowed[i] = append(allowed[i], j)
+		}
+	}
+	full := 1 << len(values)
+	count := func(mask int) int {
+		c := 0
+		for ; mask != 0; mask &= mask - 1 {
+			c++
+		}
+		return c
+	}
+	at := func(i int) []int { return allowed[min(i, positions-1)] }
+	// Live masks: acceptance reachable.
+	live := make([]bool, full)
+	for mask := full - 1; mask >= 0; mask-- {
+		k := count(mask)
+		if k >= l.min && (l.max < 0 || k <= l.max) {
+			live[mask] = true
+			continue
+		}
+		if l.max >= 0 && k >= l.max {
+			continue
+		}
+		for _, j := range at(k) {
+			if mask&(1<<j) == 0 && live[mask|1<<j] {
+				live[mask] = true
+				break
+			}
+		}
+	}
+	if !live[0] {
+		return "", false
+	}
+	names := map[int]string{}
+	var visit func(mask int) string
+	visit = func(mask int) string {
+		if name, ok := names[mask]; ok {
+			return name
+		}
+		name := e.newName(hint + "-unique")
+		names[mask] = name
+		k := count(mask)
+		var alts []string
+		if k >= l.min {
+			alts = append(alts, `""`)
+		}
+		if l.max < 0 || k < l.max {
+			for _, j := range at(k) {
+				next := mask | 1<<j
+				if mask&(1<<j) != 0 || !live[next] {
+					continue
+				}
+				item := gbnfLiteral(values[j])
+				if k > 0 {
+					item = e.sep() + " " + item
+				}
+				alts = append(alts, item+" "+visit(next))
+			}
+		}
+		e.define(name, strings.Join(alts, " | "))
+		return name
+	}
+	return strings.TrimSpace(e.open("[") + " " + visit(0) + " " + e.close("]")), true
 }
 
 func (e *emitter) object(o *objAlt, hint string) (string, error) {

@@ -79,6 +79,8 @@ func TestSchemaAccepts(t *testing.T) {
 			[]string{`[5,5]`, `[1,5,2,5,5]`}, []string{`[5]`, `[5,5,5,5]`}},
 		{"uniqueItems small finite", `{"type":"array","items":{"type":"boolean"},"maxItems":2,"uniqueItems":true}`, nil,
 			[]string{`[]`, `[true,false]`}, []string{`[true,true]`}},
+		{"uniqueItems over an enum", `{"type":"array","items":{"enum":["red","green","blue"]},"uniqueItems":true}`, nil,
+			[]string{`[]`, `["blue"]`, `["green","red","blue"]`}, []string{`["red","red"]`, `["red","blue","red"]`}},
 		{"recursion", `{"$defs":{"t":{"type":"object","properties":{"c":{"type":"array","items":{"$ref":"#/$defs/t"}}},"additionalProperties":false}},"$ref":"#/$defs/t"}`, nil,
 			[]string{`{}`, `{"c":[{},{"c":[]}]}`}, []string{`{"c":[1]}`}},
 		{"pointer escapes", `{"$defs":{"a/b":{"type":"integer"},"c~d":{"type":"string"},"e%f":{"type":"null"}},"properties":{"x":{"$ref":"#/$defs/a~1b"},"y":{"$ref":"#/$defs/c~0d"},"z":{"$ref":"#/$defs/e%25f"}}}`, nil,
