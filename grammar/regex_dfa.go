@@ -26,6 +26,81 @@ const (
 	maxDFAStates = 20000
 )
 
+func hasLook(n *reNode) bool {
+	if n.op == reLook {
+		return true
+	}
+	for _, s := range n.subs {
+		if hasLook(s) {
+			return true
+		}
+	}
+	return false
+}
+
+// compileLookaheads compiles a pattern whose top-level alternatives may
+// start with ^ and lookaheads (the parser allows them nowhere else): each
+// alternative is the rest of it, intersected with the strings that start
+// with a match of each (?=X) and without those that start with a match of
+// each (?!X).
+func compileLookaheads(n *reNode, search bool) (*dfa, error) {
+	branches := []*reNode{n}
+	if n.op == reAlt {
+		branches = n.subs
+	}
+	var out *dfa
+	for _, br := range branches {
+		items := []*reNode{br}
+		if br.op == reConcat {
+			items = br.subs
+		}
+		var pos, neg []*reNode
+		core := []*reNode{}
+		for i, it := range items {
+			if it.op == reLook && i > 0 {
+				if it.min == 1 {
+					pos = append(pos, it.subs[0])
+				} else {
+					neg = append(neg, it.subs[0])
+				}
+				continue
+			}
+			core = append(core, it)
+		}
+		d, err := compileRegexDFA(reCat(core...), search)
+		if err != nil {
+			return nil, err
+		}
+		prefixed := func(x *reNode) (*dfa, error) {
+			return compileRegexDFA(reCat(&reNode{op: reBegin}, x), true)
+		}
+		for _, x := range pos {
+			dx, err := prefixed(x)
+			if err == nil {
+				d, err = dfaAnd(d, dx)
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+		for _, x := range neg {
+			dx, err := prefixed(x)
+			if err == nil {
+				d, err = dfaMinus(d, dx)
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+		if out == nil {
+			out = d
+		} else if out, err = dfaOr(out, d); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
 // maxRegexNFA bounds the automaton built for one regex; larger ones (big
 // counted repetitions) are written as grammar from the syntax tree.
 const maxRegexNFA = 20000
@@ -114,6 +189,8 @@ func (a *nfa) wire(n *reNode, s, e int32) error {
 		a.add(s, nfaEdge{kind: nfaBegin, to: e})
 	case reEnd:
 		a.add(s, nfaEdge{kind: nfaEnd, to: e})
+	case reLook:
+		return ErrTooComplex // lifted by compileLookaheads before building
 	case reConcat:
 		cur := s
 		for i, sub := range n.subs {
@@ -223,6 +300,9 @@ func starDFA(cs charSet) *dfa {
 func compileRegexDFA(n *reNode, search bool) (*dfa, error) {
 	if reSize(n) > maxRegexNFA {
 		return nil, ErrTooComplex
+	}
+	if hasLook(n) {
+		return compileLookaheads(n, search)
 	}
 	a := &nfa{}
 	s, e, err := a.build(n)

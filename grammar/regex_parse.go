@@ -11,10 +11,13 @@ import (
 
 // This file parses the ECMA-262 regular expressions of JSON Schema's
 // "pattern" and "patternProperties" into a small syntax tree. What the tree
-// can hold is exactly what a grammar can express: literal characters and
-// classes, concatenation, alternation, counted repetition and the two
-// anchors. Lookarounds, backreferences and word boundaries need memory of
-// the text around them, so they are reported as errors rather than dropped.
+// can hold is what a grammar can express: literal characters and classes,
+// concatenation, alternation, counted repetition, the two anchors, and
+// lookaheads right after a leading ^ (as in password rules,
+// ^(?=.*[0-9])(?!.*\s).{8,}$), which are intersections and differences of
+// regular languages. Lookbehinds, other lookaheads, backreferences and
+// word boundaries need memory of the text around them, so they are
+// reported as errors rather than dropped.
 //
 // The dialect is ECMA-262 with the u flag as JSON Schema intends, read
 // generously where the flag changes only what is an error: identity escapes
@@ -44,6 +47,7 @@ const (
 	reRepeat             // subs[0] between min and max times (max < 0: unbounded)
 	reBegin              // ^: the start of the input
 	reEnd                // $: the end of the input
+	reLook               // (?=subs[0]) when min is 1, (?!subs[0]) when 0; only right after a leading ^
 )
 
 type reNode struct {
@@ -199,6 +203,14 @@ func (n *reNode) write(b *strings.Builder) {
 		b.WriteByte('^')
 	case reEnd:
 		b.WriteByte('$')
+	case reLook:
+		if n.min == 1 {
+			b.WriteString("(?=")
+		} else {
+			b.WriteString("(?!")
+		}
+		n.subs[0].write(b)
+		b.WriteByte(')')
 	}
 }
 
@@ -331,12 +343,48 @@ func (p *reParser) disjunction() (*reNode, error) {
 
 func (p *reParser) alternative() (*reNode, error) {
 	var terms []*reNode
+	// Lookaheads are taken right after a leading ^ of a top-level
+	// alternative, where each is an intersection (or, negated, a
+	// difference) with the strings it accepts as a prefix.
+	leading := true
 	for !p.eof() && p.peek() != '|' && p.peek() != ')' {
+		if p.lookingAt("(?=") || p.lookingAt("(?!") {
+			if p.depth != 1 || !leading || len(terms) == 0 {
+				return nil, p.errf("lookahead assertions are supported only at the start of a pattern, after ^ (as in ^(?=.*[0-9]).{8,}$)")
+			}
+			start := p.pos
+			positive := p.lookingAt("(?=")
+			p.pos += 3
+			sub, err := p.disjunction()
+			if err != nil {
+				return nil, err
+			}
+			if p.peek() != ')' {
+				p.pos = start
+				return nil, p.errf("unterminated group")
+			}
+			p.next()
+			look := &reNode{op: reLook, subs: []*reNode{sub}}
+			if positive {
+				look.min = 1
+			}
+			if err := p.noQuantifier(start); err != nil {
+				return nil, err
+			}
+			terms = append(terms, look)
+			continue
+		}
 		t, err := p.term()
 		if err != nil {
 			return nil, err
 		}
+		if !(t.op == reBegin && len(terms) == 0) {
+			leading = false
+		}
 		terms = append(terms, t)
+	}
+	if len(terms) > 0 && terms[0].op == reLook {
+		return nil, p.errf("lookahead assertions are supported only after a leading ^")
 	}
 	return reCat(terms...), nil
 }

@@ -13,6 +13,8 @@ import (
 func TestRegexParseErrors(t *testing.T) {
 	for _, tc := range []struct{ name, pattern, want string }{
 		{"lookahead", "a(?=b)", "lookahead"},
+		{"lookahead without ^", "(?=a)b", "lookahead"},
+		{"nested lookahead", "^(?=(?=a)b)", "lookahead"},
 		{"negative lookahead", "a(?!b)", "lookahead"},
 		{"lookbehind", "(?<=a)b", "lookbehind"},
 		{"backreference", `(a)\1`, "backreference"},
@@ -66,6 +68,9 @@ func TestRegexMatch(t *testing.T) {
 		{`^a{2}b?$`, false, []string{"aa", "aab"}, []string{"a", "aaab"}},
 		{`^(a|)$`, true, []string{"", "a"}, []string{"aa"}},
 		{`^\u{1F600}$`, true, []string{"😀"}, []string{"a"}},
+		{`^(?=.*\d)(?=.*[a-z])[a-z0-9]{4,8}$`, true, []string{"abc1", "1a2b3c4d"}, []string{"abcd", "1234", "ab1", "abcdefgh1"}},
+		{`^(?!admin$)(?!root)[a-z]+$`, true, []string{"user", "admins", "adm"}, []string{"admin", "rooted", "root"}},
+		{`^(?=a)ab|^(?=c)cd`, true, []string{"ab", "cdx"}, []string{"b", "d"}},
 		{`^\uD83D\uDE00$`, true, []string{"😀"}, []string{"a"}},
 	} {
 		t.Run(tc.pattern, func(t *testing.T) {
