@@ -910,10 +910,10 @@ func (c *compiler) oneOf(k *kwCtx) (*snode, error) {
 				return nil, c.locate(err, k.n)
 			}
 			empty, err := c.isEmpty(ab)
-			if err != nil {
+			if err != nil && err != errEmptyUnknown {
 				return nil, err
 			}
-			if empty {
+			if empty && err == nil {
 				continue
 			}
 			bOpp, err := k.nodeOpp("oneOf", strconv.Itoa(j))

@@ -44,6 +44,8 @@ type snode struct {
 	kw     string
 	// productivity: 0 unknown, 1 has members, 2 empty.
 	prod int8
+	// started orders the nodes by when their compilation began.
+	started int
 }
 
 // vset is a set of JSON values split by type. nil pointers and empty
@@ -120,6 +122,10 @@ type compiler struct {
 	lenient bool
 	layouts map[any]any
 	steps   int
+	// speculative holds, per emptiness question in progress, the
+	// sequence number of the last node started before it was asked.
+	speculative []int
+	seq         int
 }
 
 func newCompiler(opts SchemaOptions, reg *registry) *compiler {
@@ -330,6 +336,12 @@ func (c *compiler) force(n *snode) (*vset, error) {
 	case 2:
 		return n.v, n.err
 	case 1:
+		if k := len(c.speculative); k > 0 && n.started <= c.speculative[k-1] {
+			// An emptiness question reached a definition that was in
+			// progress before it was asked: no answer yet. (A node
+			// started within the question is a true in-place cycle.)
+			return nil, errEmptyUnknown
+		}
 		loc := n.loc
 		if loc == nil {
 			loc = n.origin
@@ -345,6 +357,8 @@ func (c *compiler) force(n *snode) (*vset, error) {
 		return nil, &SchemaError{Msg: "schema too complex", Err: ErrTooComplex}
 	}
 	n.state = 1
+	c.seq++
+	n.started = c.seq
 	var v *vset
 	var err error
 	switch n.kind {
@@ -381,6 +395,10 @@ func (c *compiler) force(n *snode) (*vset, error) {
 	if err == nil && v != nil && (len(v.arrs) > maxAlts || len(v.objs) > maxAlts) {
 		err = ErrTooComplex
 	}
+	if err == errEmptyUnknown {
+		n.state = 0 // not settled: compile it again when asked outside
+		return nil, err
+	}
 	if err != nil {
 		err = c.locate(err, n)
 	}
@@ -390,7 +408,7 @@ func (c *compiler) force(n *snode) (*vset, error) {
 
 // locate gives a bare error the location of the node that failed.
 func (c *compiler) locate(err error, n *snode) error {
-	if _, ok := err.(*SchemaError); ok {
+	if _, ok := err.(*SchemaError); ok || err == errEmptyUnknown {
 		return err
 	}
 	loc, kw := n.loc, ""

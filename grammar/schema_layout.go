@@ -1,6 +1,7 @@
 package grammar
 
 import (
+	"errors"
 	"sort"
 )
 
@@ -717,6 +718,10 @@ func (c *compiler) vsetProductive(v *vset, ok func(*snode) bool) (bool, error) {
 	return false, nil
 }
 
+// errEmptyUnknown: isEmpty was asked about a node whose definition is
+// still being compiled; nothing is cached.
+var errEmptyUnknown = errors.New("grammar: emptiness not known yet")
+
 // isEmpty reports whether n denotes no value. It settles every node
 // reachable from n at once (a least fixpoint: a node has members only if
 // it can be built from members of its children).
@@ -724,13 +729,28 @@ func (c *compiler) isEmpty(n *snode) (bool, error) {
 	if n.prod != 0 {
 		return n.prod == 2, nil
 	}
+	c.speculative = append(c.speculative, c.seq)
+	defer func() { c.speculative = c.speculative[:len(c.speculative)-1] }()
 	var list []*snode
+	// Definitions still in progress (the question comes from inside one,
+	// as oneOf asks) are assumed to have members. Assuming more members
+	// only adds members, so what comes out empty is empty; what comes
+	// out with members is not known.
+	assumed := map[*snode]bool{}
 	seen := map[*snode]bool{n: true}
 	stack := []*snode{n}
 	for len(stack) > 0 {
 		x := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
+		if x.state == 1 {
+			assumed[x] = true
+			continue
+		}
 		v, err := c.force(x)
+		if err == errEmptyUnknown {
+			assumed[x] = true
+			continue
+		}
 		if err != nil {
 			return false, err
 		}
@@ -747,7 +767,7 @@ func (c *compiler) isEmpty(n *snode) (bool, error) {
 		}
 	}
 	prod := map[*snode]bool{}
-	ok := func(x *snode) bool { return x.prod == 1 || prod[x] }
+	ok := func(x *snode) bool { return x.prod == 1 || prod[x] || assumed[x] }
 	for changed := true; changed; {
 		changed = false
 		for _, x := range list {
@@ -765,11 +785,15 @@ func (c *compiler) isEmpty(n *snode) (bool, error) {
 		}
 	}
 	for _, x := range list {
-		if prod[x] {
-			x.prod = 1
-		} else {
+		switch {
+		case !prod[x]:
 			x.prod = 2
+		case len(assumed) == 0:
+			x.prod = 1
 		}
+	}
+	if assumed[n] || (n.prod == 0 && len(assumed) > 0) {
+		return false, errEmptyUnknown
 	}
 	return n.prod == 2, nil
 }
