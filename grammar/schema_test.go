@@ -296,3 +296,32 @@ func TestCompileConcurrent(t *testing.T) {
 		assert.NoError(t, <-done)
 	}
 }
+
+// TestRealWorldSchemas: schemas shaped like common real ones compile in
+// strict mode, with formats asserted, and accept a valid document (with
+// members in schema order).
+func TestRealWorldSchemas(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "schema", "realworld", "*.json"))
+	require.NoError(t, err)
+	for _, f := range files {
+		if strings.HasSuffix(f, ".valid.json") {
+			continue
+		}
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			schema, err := os.ReadFile(f)
+			require.NoError(t, err)
+			src, err := CompileSchema(schema, &SchemaOptions{FormatAssertion: true})
+			require.NoError(t, err)
+			g, err := Parse("realworld", src)
+			require.NoError(t, err)
+			doc, err := os.ReadFile(strings.TrimSuffix(f, ".json") + ".valid.json")
+			require.NoError(t, err)
+			inst, err := decodeJSON(doc)
+			require.NoError(t, err)
+			assert.True(t, acceptsSomeOrder(g, inst))
+			v, err := NewValidator(schema)
+			require.NoError(t, err)
+			assert.NoError(t, v.Validate(doc))
+		})
+	}
+}
