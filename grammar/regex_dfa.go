@@ -280,12 +280,10 @@ type dfa struct {
 	trimmed bool // no unreachable or dead states (set by trim and minimize)
 }
 
-// emptyDFA accepts nothing; epsDFA accepts only the empty string.
+// emptyDFA accepts nothing.
 func emptyDFA() *dfa { return &dfa{states: []dfaState{{}}} }
 
-func epsDFA() *dfa { return &dfa{states: []dfaState{{final: true}}} }
-
-// csDFA accepts any string over cs.
+// starDFA accepts any string over cs.
 func starDFA(cs charSet) *dfa {
 	d := &dfa{states: []dfaState{{final: true}}}
 	for _, r := range cs {
