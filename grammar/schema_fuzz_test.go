@@ -24,6 +24,10 @@ var fuzzSeeds = []string{
 	`{"enum":[[1,[2,[3]]],{"a":{"b":{"c":[]}}},"x",1.5e3]}`,
 	`{"uniqueItems":true,"items":{"enum":[1,2,3]},"maxItems":3}`,
 	`{"dependentSchemas":{"a":{"required":["b"]}},"dependentRequired":{"b":["c"]},"propertyNames":{"pattern":"^[a-c]$"}}`,
+	`{"oneOf":[{"properties":{"a":{}},"additionalProperties":false},{"patternProperties":{"^b":{}},"additionalProperties":false},{"not":{"propertyNames":{"maxLength":1}}}]}`,
+	`{"type":"string","pattern":"^(?=.*[0-9])(?!.*\s)(?=.{8,}$)[!-~]*$"}`,
+	`{"type":"array","items":{"enum":[1,2,3,"a","b",null,true]},"uniqueItems":true,"minItems":2}`,
+	`{"$defs":{"g":{"oneOf":[{"properties":{"t":{"const":1},"c":{"items":{"$ref":"#/$defs/g"}}}},{"properties":{"t":{"const":2}}}]}},"$ref":"#/$defs/g"}`,
 }
 
 // FuzzCompileSchema: the compiler never panics, returns in bounded time,
