@@ -31,7 +31,7 @@ test-short:
 # Benchmarks, with their figures written to $(BENCHOUT).
 bench:
 	@mkdir -p $(dir $(BENCHOUT))
-	$(ENV) $(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) -timeout 60m ./... | tee $(BENCHOUT)
+	$(ENV) $(GO) test -p 1 -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) -timeout 60m ./... | tee $(BENCHOUT)
 
 # The main job on a default the project makes itself: write the tiny model
 # and generate with it.
