@@ -23,7 +23,7 @@ func gRefAccepts(g *Grammar, s string) bool {
 }
 
 type gRefKey struct {
-	rule *Rule
+	node Node
 	at   int
 }
 
@@ -43,8 +43,19 @@ func gRefClassHas(n *ClassNode, c rune) bool {
 	return found != n.Negated
 }
 
-// ends returns the sorted positions j such that n matches in[i:j].
+// ends returns the sorted positions j such that n matches in[i:j],
+// memoised so that nested repetitions stay polynomial.
 func (r *gRef) ends(n Node, i int) []int {
+	k := gRefKey{n, i}
+	if e, ok := r.memo[k]; ok {
+		return e
+	}
+	e := r.ends1(n, i)
+	r.memo[k] = e
+	return e
+}
+
+func (r *gRef) ends1(n Node, i int) []int {
 	var out []int
 	switch n := n.(type) {
 	case *AltNode:
@@ -83,14 +94,7 @@ func (r *gRef) ends(n Node, i int) []int {
 		}
 	case *TokenNode:
 	case *RefNode:
-		rule := r.g.Rule(n.Name)
-		k := gRefKey{rule, i}
-		if e, ok := r.memo[k]; ok {
-			return e
-		}
-		e := r.ends(rule.Expr, i)
-		r.memo[k] = e
-		return e
+		return r.ends(r.g.Rule(n.Name).Expr, i)
 	case *GroupNode:
 		out = r.ends(n.Body, i)
 	case *RepeatNode:
