@@ -142,28 +142,9 @@ func (s *Sampler) Seed() uint32 { return s.seed }
 // not Accept it. With a grammar, a token the grammar forbids is never returned;
 // an error says when the grammar allows no token at all.
 func (s *Sampler) Sample(c *Context, i int) (int32, error) {
-	if s.chain == nil {
-		return 0, ErrClosed
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.c == nil {
-		return 0, ErrClosed
-	}
-	if c.model != s.model {
-		return 0, fmt.Errorf("%w: sampler and context belong to different models", ErrBadOption)
-	}
-	tok := int32(C.locallm_sample(s.chain, s.grammar, c.c, C.int32_t(i), c.sampBuf, C.int32_t(c.model.nVocab)))
-	switch tok {
-	case -2:
-		return 0, fmt.Errorf("llamacpp: no logits for output %d of the last batch", i)
-	case -1:
-		if s.grammar != nil {
-			return 0, fmt.Errorf("%w: no token can continue the grammar", ErrGrammar)
-		}
-		return 0, fmt.Errorf("llamacpp: every token was excluded by the sampler")
-	}
-	return tok, nil
+	return s.sample(c, i, func() C.int32_t {
+		return C.locallm_sample(s.chain, s.grammar, c.c, C.int32_t(i), c.sampBuf, C.int32_t(c.model.nVocab))
+	})
 }
 
 // SampleFrom is Sample restricted to the candidate tokens ids: every other
@@ -172,6 +153,22 @@ func (s *Sampler) Sample(c *Context, i int) (int32, error) {
 // vocabulary is what makes constrained decoding cheap where a grammar
 // allows few next bytes.
 func (s *Sampler) SampleFrom(c *Context, i int, ids []int32) (int32, error) {
+	if len(ids) == 0 || len(ids) > s.model.nVocab {
+		return 0, fmt.Errorf("%w: no token can continue the grammar", ErrGrammar)
+	}
+	for _, id := range ids {
+		if id < 0 || int(id) >= s.model.nVocab {
+			return 0, fmt.Errorf("%w: candidate token %d outside the vocabulary", ErrBadOption, id)
+		}
+	}
+	return s.sample(c, i, func() C.int32_t {
+		return C.locallm_sample_subset(s.chain, s.grammar, c.c, C.int32_t(i), c.sampBuf, (*C.int32_t)(unsafe.Pointer(&ids[0])), C.int32_t(len(ids)))
+	})
+}
+
+// sample runs one of the C sampling functions with the context locked and
+// maps its status to an error.
+func (s *Sampler) sample(c *Context, i int, call func() C.int32_t) (int32, error) {
 	if s.chain == nil {
 		return 0, ErrClosed
 	}
@@ -183,22 +180,17 @@ func (s *Sampler) SampleFrom(c *Context, i int, ids []int32) (int32, error) {
 	if c.model != s.model {
 		return 0, fmt.Errorf("%w: sampler and context belong to different models", ErrBadOption)
 	}
-	if len(ids) == 0 || len(ids) > c.model.nVocab {
-		return 0, fmt.Errorf("%w: no token can continue the grammar", ErrGrammar)
-	}
-	for _, id := range ids {
-		if id < 0 || int(id) >= c.model.nVocab {
-			return 0, fmt.Errorf("%w: candidate token %d outside the vocabulary", ErrBadOption, id)
-		}
-	}
-	tok := int32(C.locallm_sample_subset(s.chain, s.grammar, c.c, C.int32_t(i), c.sampBuf, (*C.int32_t)(unsafe.Pointer(&ids[0])), C.int32_t(len(ids))))
-	switch tok {
+	switch tok := int32(call()); tok {
 	case -2:
 		return 0, fmt.Errorf("llamacpp: no logits for output %d of the last batch", i)
 	case -1:
-		return 0, fmt.Errorf("%w: no token can continue the grammar", ErrGrammar)
+		if s.grammar != nil {
+			return 0, fmt.Errorf("%w: no token can continue the grammar", ErrGrammar)
+		}
+		return 0, fmt.Errorf("llamacpp: every token was excluded by the sampler")
+	default:
+		return tok, nil
 	}
-	return tok, nil
 }
 
 // Accept records a chosen token: it advances the penalties' history and the

@@ -720,14 +720,21 @@ func feed(ctx context.Context, o jobOptions, todo []int, tasks chan<- task) erro
 
 // samePath refuses an output that is the input.
 func samePath(in, out string) error {
-	a, err := os.Stat(in)
-	if err != nil {
-		return err
-	}
-	if b, err := os.Stat(out); err == nil && os.SameFile(a, b) {
+	same, err := sameFile(in, out)
+	if same {
 		return usageError("--output %s is the input file", out)
 	}
-	return nil
+	return err
+}
+
+// sameFile reports whether out names the existing file in (out need not exist).
+func sameFile(in, out string) (bool, error) {
+	a, err := os.Stat(in)
+	if err != nil {
+		return false, err
+	}
+	b, err := os.Stat(out)
+	return err == nil && os.SameFile(a, b), nil
 }
 
 // shellQuote quotes args for a POSIX shell, for the resume hint.

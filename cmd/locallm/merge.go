@@ -238,56 +238,32 @@ func writeMerged(out string, files []string, rows map[string]shardRow, order []s
 			return err
 		}
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".merge-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
+	return writeFileAtomic(out, func(w io.Writer) error {
+		var buf []byte
+		for _, k := range order {
+			r := rows[k]
+			if cap(buf) < r.length {
+				buf = make([]byte, r.length)
+			}
+			b := buf[:r.length]
+			if _, err := srcs[r.file].ReadAt(b, r.off); err != nil {
+				return fmt.Errorf("%s: %w", files[r.file], err)
+			}
+			if _, err := w.Write(b); err != nil {
+				return err
+			}
 		}
-	}()
-	w := bufio.NewWriterSize(tmp, 1<<20)
-	var buf []byte
-	for _, k := range order {
-		r := rows[k]
-		if cap(buf) < r.length {
-			buf = make([]byte, r.length)
-		}
-		b := buf[:r.length]
-		if _, err := srcs[r.file].ReadAt(b, r.off); err != nil {
-			return fmt.Errorf("%s: %w", files[r.file], err)
-		}
-		if _, err := w.Write(b); err != nil {
-			return err
-		}
-	}
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), out)
+		return nil
+	})
 }
 
 // samePathAs refuses to overwrite a shard output with the merge.
 func samePathAs(shardFile, out string) error {
-	a, err := os.Stat(shardFile)
-	if err != nil {
-		return err
-	}
-	if b, err := os.Stat(out); err == nil && os.SameFile(a, b) {
+	same, err := sameFile(shardFile, out)
+	if same {
 		return usageError("-o %s is one of the shard outputs", out)
 	}
-	return nil
+	return err
 }
 
 // listSome lists the first n keys, quoted, and how many more there are.
