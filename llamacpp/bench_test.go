@@ -70,12 +70,16 @@ func benchModel(b *testing.B, typ string) string {
 
 const benchPrompt = "The history of the printing press begins in the fifteenth century, when a goldsmith in Mainz"
 
+// benchThreads is $LOCALLM_BENCH_THREADS or one per physical core, as
+// llama.cpp's tools use (openLLM's test default of one thread is not for
+// benchmarks).
 func benchThreads() int {
 	if n := os.Getenv("LOCALLM_BENCH_THREADS"); n != "" {
-		v, _ := strconv.Atoi(n)
-		return v
+		if v, err := strconv.Atoi(n); err == nil && v > 0 {
+			return v
+		}
 	}
-	return 0 // physical cores
+	return llamacpp.PhysicalCores()
 }
 
 // BenchmarkDecode: one sequence, greedy, end-of-generation ignored: the
@@ -107,9 +111,6 @@ func BenchmarkDecode(b *testing.B) {
 func BenchmarkBindingOverhead(b *testing.B) {
 	path := benchModel(b, "q8_0")
 	threads := benchThreads()
-	if threads == 0 {
-		threads = llamacpp.PhysicalCores()
-	}
 	l := openLLM(b, path, llamacpp.ContextOptions{Threads: threads, Sequences: 1, ContextSize: 4096})
 	const n = 64
 	var ratios, goTPS, cTPS []float64
@@ -210,7 +211,10 @@ func BenchmarkNumGenerations(b *testing.B) {
 
 // BenchmarkHiddenStates: 64 inputs of about 128 tokens. Extraction of the
 // last layer (and of a middle layer) against the same prompt processing
-// without extraction (the same batches decoded, last token's logits only).
+// without extraction: the same batches decoded with the last token's logits
+// only (plain), and with every token an output (all_outputs). The final
+// norm needs the last block for every token, which plain skips for all but
+// the outputs; extraction skips the output matrix, which all_outputs runs.
 func BenchmarkHiddenStates(b *testing.B) {
 	path := benchModel(b, "q8_0")
 	co := llamacpp.ContextOptions{Threads: benchThreads(), BatchSize: 512, Sequences: 16}
@@ -241,14 +245,14 @@ func BenchmarkHiddenStates(b *testing.B) {
 	batch, err := llamacpp.NewBatch(512, 1)
 	require.NoError(b, err)
 	defer batch.Close()
-	plain := func() {
+	plain := func(all bool) {
 		for i := 0; i < len(toks); {
 			c.ClearKV()
 			batch.Clear()
 			s := int32(0)
 			for i < len(toks) && batch.Len()+len(toks[i]) <= batch.Cap() {
 				for p, tok := range toks[i] {
-					_, err := batch.Add(tok, p, []int32{s}, p == len(toks[i])-1)
+					_, err := batch.Add(tok, p, []int32{s}, all || p == len(toks[i])-1)
 					require.NoError(b, err)
 				}
 				i++
@@ -259,15 +263,18 @@ func BenchmarkHiddenStates(b *testing.B) {
 	}
 	// Warm both paths up: the first decode of a context allocates and
 	// touches its buffers.
-	plain()
+	plain(false)
 	_, err = l.HiddenStates(context.Background(), inputs[:4], []int{-1})
 	require.NoError(b, err)
-	var tPlain, tLast, tMid time.Duration
+	var tPlain, tAll, tLast, tMid time.Duration
 	var held int
 	for i := 0; i < b.N; i++ {
 		t0 := time.Now()
-		plain()
+		plain(false)
 		tPlain += time.Since(t0)
+		t0 = time.Now()
+		plain(true)
+		tAll += time.Since(t0)
 		t0 = time.Now()
 		hs, err := l.HiddenStates(context.Background(), inputs, []int{-1})
 		require.NoError(b, err)
@@ -281,6 +288,9 @@ func BenchmarkHiddenStates(b *testing.B) {
 	}
 	n := float64(b.N)
 	b.ReportMetric(float64(nTok)*n/tPlain.Seconds(), "plain_tok/s")
+	// Every token an output, as llama-embedding --pooling none decodes:
+	// the last block runs for every row, and the logits too.
+	b.ReportMetric(float64(nTok)*n/tAll.Seconds(), "all_outputs_tok/s")
 	b.ReportMetric(float64(nTok)*n/tLast.Seconds(), "last_layer_tok/s")
 	b.ReportMetric(float64(nTok)*n/tMid.Seconds(), "mid_layer_tok/s")
 	b.ReportMetric(tLast.Seconds()/tPlain.Seconds()-1, "last_layer_overhead")
