@@ -66,6 +66,7 @@ func TestConcurrentCloseRace(t *testing.T) {
 	l, err := llamacpp.Open(context.Background(), llamacpp.Options{ModelPath: tinyModel(t, "")})
 	require.NoError(t, err)
 	var wg sync.WaitGroup
+	first := make(chan struct{}, 16*5)
 	for g := 0; g < 16; g++ {
 		wg.Add(1)
 		go func() {
@@ -76,9 +77,11 @@ func TestConcurrentCloseRace(t *testing.T) {
 					assert.ErrorIs(t, err, llm.ErrClosed)
 					return
 				}
+				first <- struct{}{}
 			}
 		}()
 	}
+	<-first // close while the others are mid-generation
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
