@@ -333,3 +333,34 @@ func TestConfigRoundTrip(t *testing.T) {
 	defer l2.Close()
 	assert.Equal(t, "tinyllama", l2.ModelName())
 }
+
+// TestSharedPrefix: inputs that share a long prefix (a system prompt) reuse
+// its evaluation, and give what they give alone.
+func TestSharedPrefix(t *testing.T) {
+	l := openLLM(t, tinyModel(t, "llama-spm"), exact)
+	system := strings.Repeat("You are a careful assistant who answers in one short sentence. ", 4)
+	var inputs []llm.Input
+	for _, q := range []string{"What is the capital of France?", "Name a prime number.", "Why is the sky blue?", "Count to three."} {
+		inputs = append(inputs, llm.Prompt(system+q))
+	}
+	params := llm.GenerationParams{MaxNewTokens: 12, IgnoreEOS: true}
+	var alone []llm.Output
+	for _, in := range inputs {
+		out, err := l.Generate(context.Background(), []llm.Input{in}, 1, params)
+		require.NoError(t, err)
+		assert.Zero(t, out[0].Statistics.CachedTokens)
+		alone = append(alone, out[0])
+	}
+	// The first input starts its prompt; the others join once its shared
+	// prefix is in the cache.
+	together, err := l.Generate(context.Background(), inputs, 1, params)
+	require.NoError(t, err)
+	cached := 0
+	for i, out := range together {
+		require.NoError(t, out.Err)
+		assert.Equal(t, alone[i].Generations, out.Generations, "input %d", i)
+		cached += out.Statistics.CachedTokens
+	}
+	assert.Greater(t, cached, 2*16, "the shared system prompt should be evaluated once, not four times")
+	t.Logf("prompt tokens reused: %d", cached)
+}

@@ -351,6 +351,7 @@ func (l *LLM) generateOne(ctx context.Context, s *scheduler, in llm.Input, n int
 				out.Statistics.OutputTokens[g] = res.outTokens[k]
 			}
 		}
+		out.Statistics.CachedTokens = max(out.Statistics.CachedTokens, res.cached)
 		out.Statistics.PromptSeconds += res.promptTime.Seconds()
 		out.Statistics.GenerationSeconds += res.genTime.Seconds()
 		if err != nil {
@@ -425,6 +426,7 @@ func (l *LLM) runJobs(ctx context.Context, s *scheduler, toks []int32, gens []in
 		all.outTokens = append(all.outTokens, r.outTokens...)
 		all.promptTime += r.promptTime
 		all.genTime += r.genTime
+		all.cached = max(all.cached, r.cached)
 		if r.err != nil && firstErr == nil {
 			firstErr = r.err
 		}

@@ -42,6 +42,7 @@ type jobResult struct {
 	outTokens  []int
 	promptTime time.Duration
 	genTime    time.Duration
+	cached     int // prompt tokens reused from another sequence's cells
 	err        error
 }
 
@@ -68,6 +69,7 @@ type run struct {
 	prefilled int // prompt tokens submitted
 	outIdx    int // batch index of the prompt's last token in this step, or -1
 	reserved  int // KV cells reserved
+	cached    int // prompt tokens reused from another sequence
 	start     time.Time
 	firstTok  time.Time
 	err       error
@@ -237,6 +239,10 @@ func (s *scheduler) admit() {
 		if n > len(s.free) || s.reserved+need > s.c.Size() {
 			return
 		}
+		src, shared, wait := s.sharedPrefix(j.tokens)
+		if wait {
+			return // a running prompt is still evaluating the prefix this one shares
+		}
 		s.waiting = s.waiting[1:]
 		r := &run{job: j, outIdx: -1, reserved: need}
 		s.reserved += need
@@ -255,8 +261,63 @@ func (s *scheduler) admit() {
 		for _, id := range r.ids {
 			_ = s.c.RemoveSequence(id, -1, -1)
 		}
+		if shared > 0 {
+			// The prefix's KV cells become this job's too: only the rest
+			// of its prompt is evaluated. Its reservation still counts the
+			// whole prompt, since the cells outlive the sequence they came
+			// from.
+			for _, id := range r.ids {
+				_ = s.c.CopySequence(src, id, 0, shared)
+			}
+			r.prefilled, r.cached = shared, shared
+			r.start = time.Now()
+		}
 		s.running = append(s.running, r)
 	}
+}
+
+// minSharedPrefix is the shortest common prompt prefix worth reusing.
+const minSharedPrefix = 16
+
+// sharedPrefix finds the running sequence whose prompt shares the longest
+// prefix with toks, at least minSharedPrefix tokens and leaving at least
+// the last token of toks to evaluate. wait reports that a running prompt
+// shares a longer prefix than is evaluated yet: admitting after its next
+// chunk saves that work.
+func (s *scheduler) sharedPrefix(toks []int32) (src int32, n int, wait bool) {
+	src = -1
+	limit := len(toks) - 1
+	for _, r := range s.running {
+		live := int32(-1)
+		for _, q := range r.seqs {
+			if !q.done {
+				live = q.id
+				break
+			}
+		}
+		if live < 0 {
+			continue
+		}
+		common := 0
+		for common < min(limit, len(r.job.tokens)) && r.job.tokens[common] == toks[common] {
+			common++
+		}
+		if common < minSharedPrefix {
+			continue
+		}
+		if r.prefilled < common {
+			// Evaluated by the end of this step (prefill goes a batch at a time).
+			wait = true
+			continue
+		}
+		if common > n {
+			src, n = live, common
+		}
+	}
+	if n > 0 {
+		wait = false
+	}
+	return src, n, wait
 }
 
 // step builds one batch (a token from every generating sequence, then
@@ -510,7 +571,7 @@ func (s *scheduler) finish(r *run, q *seqState, reason llm.FinishReason) {
 	}
 	s.reserved -= r.reserved
 	end := time.Now()
-	res := jobResult{err: r.err}
+	res := jobResult{err: r.err, cached: r.cached}
 	if !r.firstTok.IsZero() {
 		res.promptTime = r.firstTok.Sub(r.start)
 		res.genTime = end.Sub(r.firstTok)

@@ -187,6 +187,9 @@ type Statistics struct {
 	// implementation does not measure them.
 	PromptSeconds     float64 `json:"prompt_seconds,omitempty"`
 	GenerationSeconds float64 `json:"generation_seconds,omitempty"`
+	// CachedTokens counts the prompt tokens whose evaluation was reused
+	// from another input with the same prefix (a shared system prompt).
+	CachedTokens int `json:"cached_tokens,omitempty"`
 }
 
 // Sentinel errors. Implementations wrap them, so test with errors.Is.
