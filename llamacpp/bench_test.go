@@ -114,7 +114,7 @@ func BenchmarkBindingOverhead(b *testing.B) {
 	l := openLLM(b, path, llamacpp.ContextOptions{Threads: threads, Sequences: 1, ContextSize: 4096})
 	const n = 64
 	var ratios, goTPS, cTPS []float64
-	pairs := max(b.N, 3)
+	pairs := max(b.N, 7)
 	goRun := func() float64 {
 		out, err := l.Generate(context.Background(), []llm.Input{llm.Prompt(benchPrompt)}, 1, llm.GenerationParams{MaxNewTokens: n, IgnoreEOS: true})
 		require.NoError(b, err)

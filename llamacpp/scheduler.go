@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -157,6 +158,10 @@ func closeSamplers(ss []*Sampler) {
 }
 
 func (s *scheduler) loop() {
+	// llama.cpp's compute runs on the calling thread and its workers; one
+	// OS thread for every call keeps that thread's caches warm.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	defer close(s.done)
 	defer s.failAll(ErrClosed)
 	for {
