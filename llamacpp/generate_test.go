@@ -267,12 +267,14 @@ func TestCancelAndClose(t *testing.T) {
 	assert.Equal(t, 3, out[0].Statistics.OutputTokens[0])
 
 	// Close during a generation ends it; later calls fail cleanly.
+	closed := make(chan error, 1)
 	go func() {
 		time.Sleep(200 * time.Millisecond)
-		l.Close()
+		closed <- l.Close()
 	}()
 	_, err = l.Generate(context.Background(), []llm.Input{llm.Prompt("x")}, 1, llm.GenerationParams{MaxNewTokens: 1500, IgnoreEOS: true})
 	assert.ErrorIs(t, err, llm.ErrClosed)
+	require.NoError(t, <-closed)
 	_, err = l.Generate(context.Background(), []llm.Input{llm.Prompt("x")}, 1, llm.GenerationParams{})
 	assert.ErrorIs(t, err, llm.ErrClosed)
 	assert.NoError(t, l.Close())

@@ -94,5 +94,5 @@ func TestSoakNoLeak(t *testing.T) {
 	assert.Less(t, float64(heap1)-float64(heap0), 4e6, "C heap grew")
 	assert.Less(t, rss1-rss0, 32e6, "RSS grew")
 	require.NoError(t, l.Close())
-	assert.Equal(t, before, llamacpp.LiveObjects(), "Close must free every C object")
+	assert.Equal(t, before, llamacpp.LiveObjects(), "Close must free every C object (before: %v)", before)
 }
