@@ -15,7 +15,16 @@
 // What a grammar cannot express is an error naming the
 // keyword and its JSON pointer, or, when the caller asks for leniency, is
 // over-approximated and left to validation of the finished output; see the
-// compiler's own documentation.
+// compiler's own documentation. In strict mode the grammar accepts exactly
+// the valid documents, up to spelling (compact JSON, properties in schema
+// order, numbers without exponents). Validator checks finished outputs with
+// a complete draft 2020-12 validator; SchemaFor, CompileType and Decode go
+// from Go types to schemas and back; CompileRegex turns a regular
+// expression into a grammar. Compilation is safe for concurrent use.
+//
+// Matcher.ShortestCompletion gives the shortest text that completes a match:
+// the LLM scheduler appends it when a constrained generation runs out of
+// tokens mid-structure.
 //
 // # Parsing and printing
 //

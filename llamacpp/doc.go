@@ -20,7 +20,10 @@
 // and starts a scheduler that owns one llama.cpp context; Generate,
 // GenerateStream and HiddenStates may be called from many goroutines at once,
 // and the scheduler decodes every caller's sequences together (continuous
-// batching). Close cancels what is in progress and frees everything.
+// batching); inputs sharing a prompt prefix reuse its KV cells. Embed gives
+// an embedding model's own pooled embedding. Close cancels what is in
+// progress and frees everything. Quantize writes a quantised copy of a
+// model with llama.cpp's quantiser.
 //
 // The lower level is there for those who want it: a [Model] (weights and
 // vocabulary; safe to share), a [Context] (a KV cache; one goroutine at a
