@@ -3,7 +3,9 @@
 // downloading one. The weights are random, so the text it generates is
 // nonsense, but llama.cpp loads it as any LLM_ARCH_LLAMA model and runs
 // every part of it: embeddings, RMSNorm, RoPE, grouped-query attention,
-// SwiGLU, tokenizer and chat template.
+// SwiGLU, tokenizer and chat template. WriteBERT writes a tiny BERT
+// (architecture "bert", with pooling) in the same way, for embedding-model
+// tests; it needs a WordPiece vocabulary such as ggml-vocab-bert-bge.gguf.
 //
 // # The model
 //
