@@ -11,9 +11,10 @@ import (
 func init() {
 	register(&command{
 		name: "testmodel",
-		summary: "Write the deterministic tiny llama: a few layers of seeded random f32 weights, with a\n" +
-			"self-contained byte-fallback vocabulary or the tokenizer of a vocab-only GGUF (--vocab).\n" +
-			"The same flags always give the same bytes. It loads in llama.cpp and generates (gibberish).",
+		summary: "Write the deterministic tiny llama model the tests and the demo use.\n\n" +
+			"A few layers of seeded random weights, with a self-contained byte-fallback vocabulary or\n" +
+			"the tokenizer of a vocab-only GGUF (--vocab). The same flags always give the same bytes.\n" +
+			"It loads in llama.cpp and generates (gibberish).",
 		usage: "--output FILE [--vocab VOCAB.gguf] [--layers N --hidden N --heads N --kv-heads N --ff N --seed N]",
 		setup: func(fs *flag.FlagSet) func(context.Context, []string) error {
 			var cfg tinyllama.Config
