@@ -240,48 +240,26 @@ func nodeIDs(ns []*snode) string {
 
 // and is the intersection of nodes, flattened, deduplicated and memoized.
 func (c *compiler) and(ns ...*snode) (*snode, error) {
-	var flat []*snode
-	for _, n := range ns {
-		switch {
-		case n == c.noneN:
-			return c.noneN, nil
-		case n == c.anyN:
-			continue
-		case n.kind == nkAnd:
-			flat = append(flat, n.args...)
-		default:
-			flat = append(flat, n)
-		}
-	}
-	slices.SortFunc(flat, func(a, b *snode) int { return a.id - b.id })
-	flat = slices.Compact(flat)
-	switch len(flat) {
-	case 0:
-		return c.anyN, nil
-	case 1:
-		return flat[0], nil
-	}
-	key := "and:" + nodeIDs(flat)
-	if n, ok := c.memo[key]; ok {
-		return n, nil
-	}
-	n, err := c.newNode(&snode{kind: nkAnd, args: flat, under: flat[0].under, hint: flat[0].hint})
-	if err != nil {
-		return nil, err
-	}
-	c.memo[key] = n
-	return n, nil
+	return c.combine(nkAnd, "and:", c.noneN, c.anyN, ns)
 }
 
+// or is the union of nodes, flattened, deduplicated and memoized.
 func (c *compiler) or(ns ...*snode) (*snode, error) {
+	return c.combine(nkOr, "or:", c.anyN, c.noneN, ns)
+}
+
+// combine builds an and or an or node: absorbing (none for and, any for
+// or) decides it alone, identity drops out, nested nodes of the same kind
+// are flattened, and each distinct set of arguments is made once.
+func (c *compiler) combine(kind nodeKind, prefix string, absorbing, identity *snode, ns []*snode) (*snode, error) {
 	var flat []*snode
 	for _, n := range ns {
 		switch {
-		case n == c.anyN:
-			return c.anyN, nil
-		case n == c.noneN:
+		case n == absorbing:
+			return absorbing, nil
+		case n == identity:
 			continue
-		case n.kind == nkOr:
+		case n.kind == kind:
 			flat = append(flat, n.args...)
 		default:
 			flat = append(flat, n)
@@ -291,15 +269,15 @@ func (c *compiler) or(ns ...*snode) (*snode, error) {
 	flat = slices.Compact(flat)
 	switch len(flat) {
 	case 0:
-		return c.noneN, nil
+		return identity, nil
 	case 1:
 		return flat[0], nil
 	}
-	key := "or:" + nodeIDs(flat)
+	key := prefix + nodeIDs(flat)
 	if n, ok := c.memo[key]; ok {
 		return n, nil
 	}
-	n, err := c.newNode(&snode{kind: nkOr, args: flat, under: flat[0].under, hint: flat[0].hint})
+	n, err := c.newNode(&snode{kind: kind, args: flat, under: flat[0].under, hint: flat[0].hint})
 	if err != nil {
 		return nil, err
 	}

@@ -112,10 +112,7 @@ func embedRows(ctx context.Context, l llm.HiddenStater, o embedOptions, pr *prog
 		pr.addTokens(int64(len(h.Tokens)))
 		pr.addDone(1)
 		return nil
-	}, func(t task, err error) error {
-		pr.addFailed(1)
-		return ew.write(rowError{Line: t.line, ID: t.id, Error: err.Error()})
-	})
+	}, failRow(pr, ew))
 	pr.end()
 	if err != nil {
 		return err

@@ -220,10 +220,7 @@ func writeRowStates(ctx context.Context, l llm.HiddenStater, input string, layer
 		pr.addTokens(int64(len(h.Tokens)))
 		pr.addDone(1)
 		return nil
-	}, func(t task, err error) error {
-		pr.addFailed(1)
-		return ew.write(rowError{Line: t.line, ID: t.id, Error: err.Error()})
-	})
+	}, failRow(pr, ew))
 	pr.end()
 	if err != nil {
 		return err
@@ -362,6 +359,15 @@ func hiddenBatches(ctx context.Context, l llm.HiddenStater, rows []task, layers 
 		}
 	}
 	return nil
+}
+
+// failRow records a row the LLM could not evaluate: counted as failed, and
+// written with its line number to the errors file.
+func failRow(pr *progress, ew *lineWriter) func(task, error) error {
+	return func(t task, err error) error {
+		pr.addFailed(1)
+		return ew.write(rowError{Line: t.line, ID: t.id, Error: err.Error()})
+	}
 }
 
 // newErrorsWriter starts out's errors file afresh with the rows already
