@@ -9,6 +9,13 @@
 // [GenerationParams]; [RuntimeParameters] lists its fields with their types,
 // defaults and descriptions, the way distilabel lists runtime parameters.
 //
+// Chat inputs carry what chat templates read: [Message] roles, content,
+// tool calls and tool answers, and the [Tool] list offered to the model.
+// An [Output] holds each generation's text and finish reason, and, where
+// asked for or where the model gives them, per-token log-probabilities
+// ([TokenLogprob]) and the reasoning of models that think before they
+// answer.
+//
 // Models that expose their hidden states implement [HiddenStater]; those that
 // stream text implement [Streamer]. Test for them with a type assertion.
 //

@@ -18,7 +18,7 @@ type LLM interface {
 	// ModelName names the model, for example its file name or general.name.
 	ModelName() string
 	// Generate returns one Output per input, in input order, each with
-	// numGenerations generations (numGenerations < 1 means 1).
+	// numGenerations generations (0 means 1; see CheckNumGenerations).
 	//
 	// A problem with one input (a prompt longer than the context, a bad
 	// schema) is reported in that input's Output.Err and does not stop the
@@ -48,22 +48,6 @@ type Chunk struct {
 	FinishReason FinishReason
 }
 
-// Role is the author of a chat message.
-type Role = string
-
-// Chat roles used by chat templates.
-const (
-	RoleSystem    Role = "system"
-	RoleUser      Role = "user"
-	RoleAssistant Role = "assistant"
-)
-
-// Message is one chat message.
-type Message struct {
-	Role    string `json:"role" yaml:"role"`
-	Content string `json:"content" yaml:"content"`
-}
-
 // Input is one request: chat messages or a raw prompt.
 //
 // When Messages is non-empty it is formatted with the model's chat template,
@@ -72,6 +56,9 @@ type Message struct {
 type Input struct {
 	Messages []Message `json:"messages,omitempty" yaml:"messages,omitempty"`
 	Prompt   string    `json:"prompt,omitempty" yaml:"prompt,omitempty"`
+	// Tools are the tools offered to the model, for chat templates that
+	// render them (ignored for a raw prompt).
+	Tools []Tool `json:"tools,omitempty" yaml:"tools,omitempty"`
 	// Structured, when set, constrains this input's output and overrides the
 	// LLM's own structured-output setting.
 	Structured *StructuredOutput `json:"structured_output,omitempty" yaml:"structured_output,omitempty"`
@@ -95,9 +82,22 @@ func (in Input) Validate() error {
 		return fmt.Errorf("%w: both messages and prompt are set", ErrBadInput)
 	}
 	for i, m := range in.Messages {
-		if m.Role == "" {
-			return fmt.Errorf("%w: message %d has no role", ErrBadInput, i)
+		if err := m.Validate(); err != nil {
+			return fmt.Errorf("%w: message %d: %w", ErrBadInput, i, err)
 		}
+	}
+	if len(in.Tools) > 0 && len(in.Messages) == 0 {
+		return fmt.Errorf("%w: tools are offered through a chat template: give messages, not a raw prompt", ErrBadInput)
+	}
+	names := map[string]bool{}
+	for i, t := range in.Tools {
+		if err := t.Validate(); err != nil {
+			return fmt.Errorf("%w: tool %d: %w", ErrBadInput, i, err)
+		}
+		if names[t.Function.Name] {
+			return fmt.Errorf("%w: tool %d: function name %q given twice", ErrBadInput, i, t.Function.Name)
+		}
+		names[t.Function.Name] = true
 	}
 	if in.Structured != nil {
 		if err := in.Structured.Validate(); err != nil {
@@ -125,6 +125,14 @@ type StructuredOutput struct {
 	// Retries is how many times an output that fails validation is
 	// generated again with a new seed. Default 0.
 	Retries int `json:"retries,omitempty" yaml:"retries,omitempty"`
+	// ClosingTokens is the most tokens that may be appended, beyond
+	// GenerationParams.MaxNewTokens, to close an output that the token
+	// budget cut mid-structure: the grammar's shortest completion (closing
+	// quotes, brackets and braces, required properties). They are not
+	// sampled; Statistics.ClosingTokens counts them apart from
+	// OutputTokens. Default 0: nothing is appended, and a cut output ends
+	// where the budget ended (finish reason length) and fails validation.
+	ClosingTokens int `json:"closing_tokens,omitempty" yaml:"closing_tokens,omitempty"`
 }
 
 // Validate checks that exactly one constraint is set.
@@ -142,8 +150,11 @@ func (s *StructuredOutput) Validate() error {
 	if n != 1 {
 		return fmt.Errorf("%w: structured output needs exactly one of schema, gbnf and regex (has %d)", ErrBadInput, n)
 	}
-	if s.Retries < 0 {
-		return fmt.Errorf("%w: structured output retries %d is negative", ErrBadInput, s.Retries)
+	if s.Retries < 0 || s.Retries > MaxRetries {
+		return fmt.Errorf("%w: structured output retries = %d, want 0 to %d", ErrBadInput, s.Retries, MaxRetries)
+	}
+	if s.ClosingTokens < 0 || s.ClosingTokens > MaxNewTokensLimit {
+		return fmt.Errorf("%w: structured output closing_tokens = %d, want 0 to %d", ErrBadInput, s.ClosingTokens, MaxNewTokensLimit)
 	}
 	return nil
 }
@@ -173,14 +184,53 @@ type Output struct {
 	// ValidationErrors holds, for structured inputs, why each invalid
 	// generation failed ("" for valid ones).
 	ValidationErrors []string `json:"validation_errors,omitempty"`
+	// Reasoning holds, for models whose chat template opens a reasoning
+	// block (such as <think>), the text of each generation's reasoning;
+	// Generations then hold only the answer after the block. Nil when the
+	// model does not reason.
+	Reasoning []string `json:"reasoning,omitempty"`
+	// Logprobs holds, when GenerationParams.Logprobs is set, one entry per
+	// sampled token of each generation (tokens appended to close a
+	// structure have none).
+	Logprobs [][]TokenLogprob `json:"logprobs,omitempty"`
 	// Err is this input's error, if it failed as a whole.
 	Err error `json:"-"`
 }
 
+// TokenLogprob is a sampled token's log-probability and, when asked for,
+// the most likely tokens at its position.
+//
+// Log-probabilities are the log-softmax of the model's raw logits at that
+// position: before logit bias, penalties, temperature, truncation (top-k,
+// top-p, min-p, typical-p) and grammar masks. They say what the model
+// predicts, not what the sampler's transformed distribution was.
+type TokenLogprob struct {
+	Token int32 `json:"token"`
+	// Text is the token's text. A token may end inside a multi-byte UTF-8
+	// character, so Text is not always valid UTF-8.
+	Text    string  `json:"text"`
+	Logprob float64 `json:"logprob"`
+	// Top holds the GenerationParams.TopLogprobs most likely tokens at
+	// this position, most likely first.
+	Top []TopLogprob `json:"top_logprobs,omitempty"`
+}
+
+// TopLogprob is one of the most likely tokens at a position.
+type TopLogprob struct {
+	Token   int32   `json:"token"`
+	Text    string  `json:"text"`
+	Logprob float64 `json:"logprob"`
+}
+
 // Statistics counts tokens, as distilabel reports them.
 type Statistics struct {
-	InputTokens  int   `json:"input_tokens"`
+	InputTokens int `json:"input_tokens"`
+	// OutputTokens counts the tokens sampled for each generation.
 	OutputTokens []int `json:"output_tokens"`
+	// ClosingTokens counts, for structured outputs cut by MaxNewTokens,
+	// the tokens appended to close the structure (see
+	// StructuredOutput.ClosingTokens); nil when nothing was appended.
+	ClosingTokens []int `json:"closing_tokens,omitempty"`
 	// PromptSeconds is the wall time from the start of the prompt's
 	// evaluation to its first sampled token; GenerationSeconds the time from
 	// then to the last generation's end. Both are zero where an

@@ -72,7 +72,8 @@ func TestRuntimeParameters(t *testing.T) {
 	// Every JSON field of GenerationParams is listed.
 	var fields map[string]any
 	full := llm.GenerationParams{MaxNewTokens: 1, Temperature: 1, TopK: 1, TopP: 1, MinP: 1, TypicalP: 1, RepeatPenalty: 1,
-		PresencePenalty: 1, FrequencyPenalty: 1, PenaltyLastN: 1, Seed: 1, LogitBias: map[int32]float64{1: 1}, Stop: []string{"x"}, IgnoreEOS: true}
+		PresencePenalty: 1, FrequencyPenalty: 1, PenaltyLastN: 1, Seed: 1, LogitBias: map[int32]float64{1: 1}, Stop: []string{"x"}, IgnoreEOS: true,
+		Logprobs: true, TopLogprobs: 1}
 	data, _ := json.Marshal(full)
 	require.NoError(t, json.Unmarshal(data, &fields))
 	assert.Len(t, ps, len(fields))
@@ -107,6 +108,56 @@ func TestInputValidate(t *testing.T) {
 	assert.ErrorIs(t, in.Validate(), llm.ErrBadInput)
 	in.Structured = &llm.StructuredOutput{}
 	assert.ErrorIs(t, in.Validate(), llm.ErrBadInput)
+	in.Structured = &llm.StructuredOutput{Regex: "a", ClosingTokens: -1}
+	assert.ErrorIs(t, in.Validate(), llm.ErrBadInput)
+}
+
+func TestMessageValidate(t *testing.T) {
+	weather := llm.Tool{Type: "function", Function: llm.Function{Name: "get_weather",
+		Parameters: json.RawMessage(`{"type":"object","properties":{"city":{"type":"string"}}}`)}}
+	call := llm.ToolCall{ID: "call_1", Type: "function", Function: llm.FunctionCall{Name: "get_weather", Arguments: `{"city":"Paris"}`}}
+	for _, tc := range []struct {
+		name string
+		in   llm.Input
+		want string // "" for valid
+	}{
+		{"user", llm.Chat(llm.Message{Role: "user", Content: "hi"}), ""},
+		{"no content", llm.Chat(llm.Message{Role: "user"}), "message 0: user message has no content"},
+		{"no role", llm.Chat(llm.Message{Content: "x"}), "message 0: no role"},
+		{"assistant calls", llm.Input{Messages: []llm.Message{
+			{Role: "user", Content: "weather?"},
+			{Role: "assistant", ToolCalls: []llm.ToolCall{call}},
+			{Role: "tool", ToolCallID: "call_1", Content: "sunny"},
+		}, Tools: []llm.Tool{weather}}, ""},
+		{"empty assistant", llm.Chat(llm.Message{Role: "user", Content: "a"}, llm.Message{Role: "assistant"}), "message 1: assistant message has no content"},
+		{"user calls", llm.Chat(llm.Message{Role: "user", Content: "a", ToolCalls: []llm.ToolCall{call}}), "only assistant messages call tools"},
+		{"bad arguments", llm.Chat(llm.Message{Role: "assistant", ToolCalls: []llm.ToolCall{{Function: llm.FunctionCall{Name: "f", Arguments: "[1]"}}}}), "arguments are not a JSON object"},
+		{"bad name", llm.Input{Messages: []llm.Message{{Role: "user", Content: "a"}}, Tools: []llm.Tool{{Function: llm.Function{Name: "a b"}}}}, "tool 0: function name \"a b\""},
+		{"duplicate tool", llm.Input{Messages: []llm.Message{{Role: "user", Content: "a"}}, Tools: []llm.Tool{weather, weather}}, "given twice"},
+		{"tools with prompt", llm.Input{Prompt: "a", Tools: []llm.Tool{weather}}, "give messages, not a raw prompt"},
+		{"bad parameters", llm.Input{Messages: []llm.Message{{Role: "user", Content: "a"}}, Tools: []llm.Tool{{Function: llm.Function{Name: "f", Parameters: json.RawMessage(`true`)}}}}, "parameters are not a JSON Schema object"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.in.Validate()
+			if tc.want == "" {
+				assert.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			assert.ErrorIs(t, err, llm.ErrBadInput)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
+
+func TestCheckNumGenerations(t *testing.T) {
+	assert.NoError(t, llm.CheckNumGenerations(0))
+	assert.NoError(t, llm.CheckNumGenerations(1))
+	assert.NoError(t, llm.CheckNumGenerations(llm.MaxGenerations))
+	assert.ErrorIs(t, llm.CheckNumGenerations(-3), llm.ErrBadParameter)
+	assert.ErrorIs(t, llm.CheckNumGenerations(llm.MaxGenerations+1), llm.ErrBadParameter)
+	assert.ErrorIs(t, llm.GenerationParams{TopLogprobs: 21}.Validate(), llm.ErrBadParameter)
+	assert.True(t, llm.GenerationParams{TopLogprobs: 2}.WithDefaults().Logprobs)
 }
 
 // fake is a Configurable LLM for the registry round trip.

@@ -34,6 +34,10 @@ type GenerationParams struct {
 	LogitBias map[int32]float64 `json:"logit_bias,omitempty" yaml:"logit_bias,omitempty" jsonschema_description:"Added to the logits of the given token IDs; -inf (or a very negative bias) bans a token."`
 	Stop      []string          `json:"stop,omitempty" yaml:"stop,omitempty" jsonschema_description:"Stop when any of these strings is generated; the stop string is not returned."`
 	IgnoreEOS bool              `json:"ignore_eos,omitempty" yaml:"ignore_eos,omitempty" jsonschema:"default=false" jsonschema_description:"Keep generating past end-of-generation tokens (for benchmarks)."`
+	// Logprobs and TopLogprobs ask for Output.Logprobs (see TokenLogprob
+	// for what they measure).
+	Logprobs    bool `json:"logprobs,omitempty" yaml:"logprobs,omitempty" jsonschema:"default=false" jsonschema_description:"Return the log-probability of each sampled token (the log-softmax of the model's raw logits)."`
+	TopLogprobs int  `json:"top_logprobs,omitempty" yaml:"top_logprobs,omitempty" jsonschema:"default=0" jsonschema_description:"Also return the N most likely tokens at each position, 0 to 20; implies logprobs."`
 }
 
 // Defaults applied to zero-valued GenerationParams fields.
@@ -45,6 +49,12 @@ const (
 	// MaxStopSequences and MaxStopLength bound Stop.
 	MaxStopSequences = 64
 	MaxStopLength    = 1024
+	// MaxTopLogprobs bounds TopLogprobs, as OpenAI's API does.
+	MaxTopLogprobs = 20
+	// MaxGenerations bounds the number of generations per input.
+	MaxGenerations = 1 << 16
+	// MaxRetries bounds StructuredOutput.Retries.
+	MaxRetries = 100
 )
 
 // WithDefaults returns p with zero-valued fields set to their documented defaults.
@@ -63,6 +73,9 @@ func (p GenerationParams) WithDefaults() GenerationParams {
 	}
 	if p.PenaltyLastN == 0 {
 		p.PenaltyLastN = DefaultPenaltyLastN
+	}
+	if p.TopLogprobs > 0 {
+		p.Logprobs = true
 	}
 	return p
 }
@@ -96,6 +109,8 @@ func (p GenerationParams) Validate() error {
 		return bad("frequency_penalty", p.FrequencyPenalty, "a finite number")
 	case p.PenaltyLastN < -1:
 		return bad("penalty_last_n", p.PenaltyLastN, ">= -1")
+	case p.TopLogprobs < 0 || p.TopLogprobs > MaxTopLogprobs:
+		return bad("top_logprobs", p.TopLogprobs, fmt.Sprintf("0 to %d", MaxTopLogprobs))
 	case len(p.Stop) > MaxStopSequences:
 		return bad("len(stop)", len(p.Stop), fmt.Sprintf("at most %d", MaxStopSequences))
 	}
@@ -111,6 +126,15 @@ func (p GenerationParams) Validate() error {
 		if math.IsNaN(b) || math.IsInf(b, 1) {
 			return bad(fmt.Sprintf("logit_bias[%d]", tok), b, "a number or -inf")
 		}
+	}
+	return nil
+}
+
+// CheckNumGenerations reports whether n generations per input may be asked
+// for: 1 to MaxGenerations, or 0, which Generate takes as 1.
+func CheckNumGenerations(n int) error {
+	if n < 0 || n > MaxGenerations {
+		return fmt.Errorf("%w: num_generations = %d, want 1 to %d", ErrBadParameter, n, MaxGenerations)
 	}
 	return nil
 }
