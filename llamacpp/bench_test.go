@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -16,56 +15,19 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/locallm/locallm/llamacpp"
-	"github.com/locallm/locallm/llamacpp/internal/cloop"
-	"github.com/locallm/locallm/llamacpp/tinyllama"
+	"github.com/locallm/locallm/llamacpp/internal/testmodel"
+	"github.com/locallm/locallm/llamacpp/llama"
 	"github.com/locallm/locallm/llm"
-)
-
-// The benchmark model: about 134M parameters with llama.cpp's llama-spm
-// vocabulary (32,000 tokens) and seeded random weights, written by the
-// project's own GGUF writer, in f16 and (through llama.cpp's quantiser) q8_0.
-// It is cached in ../.models (ignored by git) between runs.
-var benchConfig = tinyllama.Config{Layers: 12, Hidden: 768, Heads: 12, KVHeads: 12, FF: 2048, CtxLen: 4096, Type: "f16", Name: "bench-134m"}
-
-var (
-	benchOnce  sync.Once
-	benchPaths map[string]string
-	benchErr   error
 )
 
 func benchModel(b *testing.B, typ string) string {
 	b.Helper()
-	vocab := filepath.Join(sharedDir, "vocab", "ggml-vocab-llama-spm.gguf")
-	if _, err := os.Stat(vocab); err != nil {
-		b.Skipf("benchmark model needs %s (the shared data beside the checkout)", vocab)
+	p, err := testmodel.Bench(typ)
+	if err != nil && strings.Contains(err.Error(), "not found") {
+		b.Skip(err)
 	}
-	benchOnce.Do(func() {
-		dir := filepath.Join("..", ".models")
-		if benchErr = os.MkdirAll(dir, 0o755); benchErr != nil {
-			return
-		}
-		cfg := benchConfig
-		cfg.Vocab = vocab
-		f16 := filepath.Join(dir, "bench-134m-f16.gguf")
-		q8 := filepath.Join(dir, "bench-134m-q8_0.gguf")
-		if _, err := os.Stat(f16); err != nil {
-			if benchErr = tinyllama.Write(f16+".tmp", cfg); benchErr != nil {
-				return
-			}
-			if benchErr = os.Rename(f16+".tmp", f16); benchErr != nil {
-				return
-			}
-		}
-		if _, err := os.Stat(q8); err != nil {
-			if benchErr = llamacpp.Quantize(context.Background(), f16, q8+".tmp", llamacpp.QuantizeOptions{Type: "q8_0"}); benchErr != nil {
-				return
-			}
-			benchErr = os.Rename(q8+".tmp", q8)
-		}
-		benchPaths = map[string]string{"f16": f16, "q8_0": q8}
-	})
-	require.NoError(b, benchErr)
-	return benchPaths[typ]
+	require.NoError(b, err)
+	return p
 }
 
 const benchPrompt = "The history of the printing press begins in the fifteenth century, when a goldsmith in Mainz"
@@ -102,44 +64,6 @@ func BenchmarkDecode(b *testing.B) {
 			b.ReportMetric(dec/float64(b.N), "decode_tok/s")
 		})
 	}
-}
-
-// BenchmarkBindingOverhead runs the same greedy generation through the Go
-// binding and through a plain C loop over the same llama.cpp calls,
-// alternately, and reports the ratio of their decode speeds (Go / C; 1 means
-// no overhead) as the median of the pairs.
-func BenchmarkBindingOverhead(b *testing.B) {
-	path := benchModel(b, "q8_0")
-	threads := benchThreads()
-	l := openLLM(b, path, llamacpp.ContextOptions{Threads: threads, Sequences: 1, ContextSize: 4096})
-	const n = 64
-	var ratios, goTPS, cTPS []float64
-	pairs := max(b.N, 7)
-	goRun := func() float64 {
-		out, err := l.Generate(context.Background(), []llm.Input{llm.Prompt(benchPrompt)}, 1, llm.GenerationParams{MaxNewTokens: n, IgnoreEOS: true})
-		require.NoError(b, err)
-		st := out[0].Statistics
-		return float64(st.OutputTokens[0]-1) / st.GenerationSeconds
-	}
-	cRun := func() float64 {
-		r, err := cloop.Run(path, benchPrompt, n, cloop.Options{Threads: threads, ContextSize: 4096, BatchSize: 512, FlashAttention: -1, CacheType: 1})
-		require.NoError(b, err)
-		return r.DecodeTokensPerSecond()
-	}
-	for i := 0; i < pairs; i++ {
-		// Alternate which goes first, so that neither always runs on a
-		// CPU the other has just warmed or heated.
-		var g, c float64
-		if i%2 == 0 {
-			g, c = goRun(), cRun()
-		} else {
-			c, g = cRun(), goRun()
-		}
-		goTPS, cTPS, ratios = append(goTPS, g), append(cTPS, c), append(ratios, g/c)
-	}
-	b.ReportMetric(median(goTPS), "go_decode_tok/s")
-	b.ReportMetric(median(cTPS), "c_decode_tok/s")
-	b.ReportMetric(median(ratios), "go/c")
 }
 
 func median(xs []float64) float64 {
@@ -251,10 +175,10 @@ func BenchmarkHiddenStates(b *testing.B) {
 	}
 	// Plain prompt processing through a context without capture: 4 inputs
 	// of 128 tokens per 512-token decode, as HiddenStates packs them.
-	c, err := m.NewContext(&co)
+	c, err := m.NewContext(&llama.ContextParams{Threads: benchThreads(), BatchSize: 512, Sequences: 16})
 	require.NoError(b, err)
 	defer c.Close()
-	batch, err := llamacpp.NewBatch(512, 1)
+	batch, err := llama.NewBatch(512, 1)
 	require.NoError(b, err)
 	defer batch.Close()
 	plain := func(all bool) {

@@ -1,51 +1,53 @@
-// Package llamacpp is the cgo binding to llama.cpp and the implementation of
-// the llm contract. It is the only package of locallm with C in it.
+// Package llamacpp implements the llm contract with llama.cpp: an [LLM]
+// loads a GGUF model, generates for many inputs at once with structured
+// output, and reads hidden states and embeddings.
+//
+// # Architecture
+//
+// Three layers, one folder each, imports flowing one way:
+//
+//	llamacpp         the llm.LLM implementation: options, prompt formatting,
+//	                 structured-output compilation and validation, results
+//	llamacpp/engine  pure Go: one scheduler for generation, hidden states
+//	                 and embeddings on one context; sampling policy,
+//	                 grammar steering, stops, streaming, prefix reuse
+//	llamacpp/llama   the binding: thin typed wrappers over llama.h, the only
+//	                 package with C in it
+//
+// The engine sees the binding through small interfaces (engine.Backend and
+// friends), which this package implements in binding.go; the engine's own
+// tests use a fake. Package gguf checks and writes GGUF files in Go, and
+// package tinyllama writes the deterministic tiny models the tests use.
 //
 // # Building
 //
 // llama.cpp and ggml are compiled from the pinned github.com/ollama/ollama
-// module (see third_party/README.md). cgo needs their headers:
+// module; cgo needs their headers (see package llama):
 //
 //	eval "$(sh "$(go list -m -f '{{.Dir}}' github.com/locallm/locallm)/scripts/cgo-env")"
 //
-// sets CGO_CPPFLAGS, and CGO_CFLAGS/CGO_CXXFLAGS to -O3 -march=native
-// (PORTABLE=1 for a baseline build). The CPU backend is built in; GPU
-// backends (CUDA, built by `make cuda`) are loaded at run time from
-// ModelOptions.BackendDir or $LOCALLM_BACKEND_DIR, and layers offloaded with
-// ModelOptions.GPULayers.
+// # Use
 //
-// # Types and ownership
+// Open (or New, then Load) loads a model; nothing else is allocated until
+// there is work. Generate, GenerateStream, HiddenStates and Embed may be
+// called from many goroutines at once: every call's work becomes jobs of
+// one scheduler, which decodes the tokens of all of them together (a
+// generation's generations share its prompt's evaluation; prompts that
+// share a prefix share its KV cells). The one llama.cpp context is made at
+// the size the first work needs and grows as work needs more, up to
+// ContextOptions.ContextSize, so a short prompt or a hidden-state request
+// does not pay for a large context. Close cancels what is in progress and
+// frees everything.
 //
-// [LLM] is what most programs use: Open (or New, then Load) loads a model
-// and starts a scheduler that owns one llama.cpp context; Generate,
-// GenerateStream and HiddenStates may be called from many goroutines at once,
-// and the scheduler decodes every caller's sequences together (continuous
-// batching); inputs sharing a prompt prefix reuse its KV cells. Embed gives
-// an embedding model's own pooled embedding. Close cancels what is in
-// progress and frees everything. Quantize writes a quantised copy of a
-// model with llama.cpp's quantiser.
-//
-// The lower level is there for those who want it: a [Model] (weights and
-// vocabulary; safe to share), a [Context] (a KV cache; one goroutine at a
-// time), a [Batch] and a [Sampler]. Each owns C memory and has an idempotent
-// Close; finalizers are only a safety net. A Model's Close closes its
-// Contexts first. Logits, embeddings and hidden states are copied into Go
-// memory before they are returned: nothing returned aliases C memory.
+// Structured output (a JSON Schema, a GBNF grammar or a regular expression,
+// per input or for the whole LLM) is compiled once per content into a
+// grammar value that the engine follows token by token; finished outputs
+// are validated (Output.Valid), and may be generated again (Retries).
 //
 // # Errors and safety
 //
-// llama.cpp aborts the process on many bad inputs (GGML_ASSERT). This
-// package checks what it can in Go before each C call: GGUF files are
-// checked by package gguf before llama.cpp reads them, options and
-// generation parameters are validated, batches are checked against the
-// context, grammars are parsed by package grammar first, and a token the
-// grammar forbids is never accepted. C failures become Go errors
-// ([DecodeError], [ErrKVCacheFull], [ErrLoad], ...), with llama.cpp's own
-// error lines attached where it logged any.
-//
-// # Logging
-//
-// llama.cpp's log is silent by default; [SetLogger] sends it to a
-// log/slog logger at a chosen level. The log callback is installed on first
-// use, not in init.
+// llama.cpp aborts the process on many bad inputs; nothing reaches it
+// unchecked. GGUF files are checked by package gguf, options are validated
+// against the model's metadata in Go at Load, and bad parameters and
+// inputs are errors that name them (wrapping llm's sentinels).
 package llamacpp

@@ -17,6 +17,7 @@ import (
 	"github.com/locallm/locallm/hiddenstates"
 	"github.com/locallm/locallm/llamacpp"
 	"github.com/locallm/locallm/llamacpp/gguf"
+	"github.com/locallm/locallm/llamacpp/llama"
 	"github.com/locallm/locallm/llamacpp/tinyllama"
 	"github.com/locallm/locallm/llm"
 )
@@ -432,7 +433,7 @@ func rowsDense(rows [][]float64) *mat.Dense {
 // TestEmbedCloseFrees: the contexts Embed and HiddenStates make (kept for a
 // model with pooling, closed at once for one without) are freed by Close.
 func TestEmbedCloseFrees(t *testing.T) {
-	before := llamacpp.LiveObjects()
+	before := llama.LiveObjects()
 	ctx := context.Background()
 	for _, path := range []string{tinyBERT(t, "cls"), tinyModel(t, "")} {
 		l, err := llamacpp.Open(ctx, llamacpp.Options{ModelPath: path, Context: exact})
@@ -447,5 +448,5 @@ func TestEmbedCloseFrees(t *testing.T) {
 		_, err = l.Embed(ctx, embedInputs)
 		assert.ErrorIs(t, err, llm.ErrClosed)
 	}
-	assert.Equal(t, before, llamacpp.LiveObjects())
+	assert.Equal(t, before, llama.LiveObjects())
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/locallm/locallm/llamacpp"
+	"github.com/locallm/locallm/llamacpp/llama"
 	"github.com/locallm/locallm/llamacpp/tinyllama"
 	"github.com/locallm/locallm/llm"
 )
@@ -74,7 +75,7 @@ func ExampleLLM_HiddenStates() {
 func ExampleModel_Tokenize() {
 	path, cleanup := exampleModel()
 	defer cleanup()
-	m, err := llamacpp.LoadModel(context.Background(), path, nil)
+	m, err := llama.LoadModel(context.Background(), path, nil)
 	if err != nil {
 		panic(err)
 	}
@@ -94,7 +95,7 @@ func ExampleModel_Tokenize() {
 }
 
 func ExampleLoadModel_error() {
-	_, err := llamacpp.LoadModel(context.Background(), "no-such-model.gguf", nil)
+	_, err := llama.LoadModel(context.Background(), "no-such-model.gguf", nil)
 	fmt.Println(err)
 	// Output:
 	// llamacpp: cannot load model: model file no-such-model.gguf does not exist

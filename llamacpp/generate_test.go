@@ -13,20 +13,21 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/locallm/locallm/llamacpp"
+	"github.com/locallm/locallm/llamacpp/llama"
 	"github.com/locallm/locallm/llm"
 )
 
 // greedyReference generates n tokens with the low-level API: decode the
 // prompt, take the arg-max of the logits in Go, feed it back. It is the
 // independent reference for the scheduler's greedy path.
-func greedyReference(t *testing.T, m *llamacpp.Model, prompt string, n int) []int32 {
+func greedyReference(t *testing.T, m *llama.Model, prompt string, n int) []int32 {
 	t.Helper()
-	c, err := m.NewContext(&exact)
+	c, err := m.NewContext(&exactParams)
 	require.NoError(t, err)
 	defer c.Close()
 	toks, err := m.Tokenize(prompt, true, true)
 	require.NoError(t, err)
-	b, err := llamacpp.NewBatch(c.BatchSize(), 1)
+	b, err := llama.NewBatch(c.BatchSize(), 1)
 	require.NoError(t, err)
 	defer b.Close()
 	for i, tok := range toks {
@@ -301,7 +302,7 @@ func TestBadModelFiles(t *testing.T) {
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			_, err := llamacpp.LoadModel(context.Background(), c.path, nil)
+			_, err := llama.LoadModel(context.Background(), c.path, nil)
 			require.Error(t, err)
 			assert.True(t, errors.Is(err, llamacpp.ErrLoad), "%v", err)
 			assert.Contains(t, strings.ToLower(err.Error()), strings.ToLower(c.want))

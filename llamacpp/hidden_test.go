@@ -12,6 +12,7 @@ import (
 
 	"github.com/locallm/locallm/llamacpp"
 	"github.com/locallm/locallm/llamacpp/gguf"
+	"github.com/locallm/locallm/llamacpp/llama"
 	"github.com/locallm/locallm/llm"
 )
 
@@ -73,10 +74,10 @@ func TestHiddenStatesAgainstWeights(t *testing.T) {
 
 	// Logits of every position from a plain decode with all outputs.
 	m := l.Model()
-	c2, err := m.NewContext(&exact)
+	c2, err := m.NewContext(&exactParams)
 	require.NoError(t, err)
 	defer c2.Close()
-	b, err := llamacpp.NewBatch(len(toks), 1)
+	b, err := llama.NewBatch(len(toks), 1)
 	require.NoError(t, err)
 	defer b.Close()
 	for i, tok := range toks {

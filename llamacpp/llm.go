@@ -2,48 +2,35 @@ package llamacpp
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
-	"time"
 
+	"github.com/locallm/locallm/llamacpp/engine"
+	"github.com/locallm/locallm/llamacpp/llama"
 	"github.com/locallm/locallm/llm"
 )
 
 // TypeName is the name under which LLM registers with llm.Register.
 const TypeName = "llamacpp"
 
-// Options configure an LLM. Only ModelPath is required; every other field's
-// zero value is the documented default of its type.
-type Options struct {
-	// ModelPath is the GGUF file to load.
-	ModelPath string         `json:"model_path" yaml:"model_path"`
-	Model     ModelOptions   `json:"model,omitempty" yaml:"model,omitempty"`
-	Context   ContextOptions `json:"context,omitempty" yaml:"context,omitempty"`
-	// ChatTemplate overrides the model's chat template: a name llama.cpp
-	// knows ("chatml", "llama3", ...; see ChatTemplates) or template text.
-	// Default: the model's tokenizer.chat_template; without one, chat inputs
-	// fail with llm.ErrNoChatTemplate.
-	ChatTemplate string `json:"chat_template,omitempty" yaml:"chat_template,omitempty"`
-	// Structured constrains every input that has no structured output of its own.
-	Structured *llm.StructuredOutput `json:"structured_output,omitempty" yaml:"structured_output,omitempty"`
-}
-
 // LLM is the llama.cpp implementation of llm.LLM. It is safe for concurrent
-// use: Generate may be called from many goroutines, and their sequences are
-// decoded together by one scheduler.
+// use: Generate, GenerateStream, HiddenStates and Embed may be called from
+// many goroutines at once, and all their work is scheduled by one engine on
+// one llama.cpp context (see package engine).
 type LLM struct {
 	opts Options
 
 	mu     sync.RWMutex // guards the fields below; Close takes it for writing
-	model  *Model
-	gen    *Context
-	sched  *scheduler
-	hidden *hiddenContext
+	model  *llama.Model
+	eng    *engine.Engine
+	chat   *chatFormat
 	closed bool
-	// inflight counts Generate calls in progress, so Close can cancel them.
+	// cancels holds the calls in progress, so that Close can cancel them.
 	cancels map[*context.CancelFunc]struct{}
 }
 
@@ -72,10 +59,10 @@ func New(opts Options) (*LLM, error) {
 	if opts.ModelPath == "" {
 		return nil, fmt.Errorf("%w: model_path is required", ErrBadOption)
 	}
-	if err := opts.Model.validate(); err != nil {
+	if err := opts.Model.Validate(); err != nil {
 		return nil, err
 	}
-	if err := opts.Context.validate(); err != nil {
+	if err := opts.Context.Validate(); err != nil {
 		return nil, err
 	}
 	if opts.Structured != nil {
@@ -107,7 +94,9 @@ func (l *LLM) Config() any { return l.opts }
 // Options returns the options the LLM was made with.
 func (l *LLM) Options() Options { return l.opts }
 
-// Load loads the model and starts the scheduler. Loading twice is a no-op.
+// Load loads the model and checks the options against it, in Go: no
+// llama.cpp context is made until there is work for it. Loading twice is a
+// no-op.
 func (l *LLM) Load(ctx context.Context) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -117,43 +106,36 @@ func (l *LLM) Load(ctx context.Context) error {
 	if l.model != nil {
 		return nil
 	}
-	m, err := LoadModel(ctx, l.opts.ModelPath, &l.opts.Model)
+	m, err := llama.LoadModel(ctx, l.opts.ModelPath, &l.opts.Model)
 	if err != nil {
 		return err
 	}
-	// Check the context options against the model now, so that a bad
-	// configuration fails at Load rather than at the first Generate.
-	c, err := m.NewContext(&l.opts.Context)
-	if err != nil {
+	fail := func(err error) error {
 		m.Close()
 		return err
 	}
-	c.Close()
-	l.model = m
+	if err := l.opts.Context.checkAgainst(m.Info()); err != nil {
+		return fail(err)
+	}
+	chat, err := newChatFormat(m, l.opts.ChatTemplate)
+	if err != nil {
+		return fail(err)
+	}
+	p := l.opts.Context.params().WithDefaults()
+	eng, err := engine.New(&backend{m: m, params: p}, engine.Config{
+		MaxContext:  p.ContextSize,
+		Preallocate: l.opts.Context.Preallocate,
+		Sequences:   p.Sequences,
+	})
+	if err != nil {
+		return fail(err)
+	}
+	l.model, l.eng, l.chat = m, eng, chat
 	return nil
 }
 
-// schedulerLocked returns the generation scheduler, making its context on first
-// use: programs that only read hidden states never pay for it. l.mu is held.
-func (l *LLM) schedulerLocked() (*scheduler, error) {
-	if l.sched != nil {
-		return l.sched, nil
-	}
-	c, err := l.model.NewContext(&l.opts.Context)
-	if err != nil {
-		return nil, err
-	}
-	s, err := newScheduler(c)
-	if err != nil {
-		c.Close()
-		return nil, err
-	}
-	l.gen, l.sched = c, s
-	return s, nil
-}
-
-// Close cancels generations in progress, stops the scheduler and frees the
-// model. It is idempotent; later calls of other methods return llm.ErrClosed.
+// Close cancels the calls in progress, stops the engine and frees the
+// model. It is idempotent; later calls of other methods return ErrClosed.
 func (l *LLM) Close() error {
 	l.mu.Lock()
 	if l.closed {
@@ -164,17 +146,14 @@ func (l *LLM) Close() error {
 	for c := range l.cancels {
 		(*c)()
 	}
-	sched, hidden, model := l.sched, l.hidden, l.model
-	l.sched, l.hidden, l.model, l.gen = nil, nil, nil, nil
+	eng, model := l.eng, l.model
+	l.eng, l.model = nil, nil
 	l.mu.Unlock()
-	if sched != nil {
-		sched.close()
-	}
-	if hidden != nil {
-		hidden.close()
+	if eng != nil {
+		eng.Close()
 	}
 	if model != nil {
-		return model.Close() // closes the contexts too
+		return model.Close()
 	}
 	return nil
 }
@@ -183,33 +162,66 @@ func (l *LLM) Close() error {
 func (l *LLM) ModelName() string {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	if l.model != nil && l.model.info.Name != "" {
-		return l.model.info.Name
+	if l.model != nil && l.model.Info().Name != "" {
+		return l.model.Info().Name
 	}
 	base := filepath.Base(l.opts.ModelPath)
 	return strings.TrimSuffix(base, filepath.Ext(base))
 }
 
-// Model returns the loaded model, or nil before Load and after Close.
-func (l *LLM) Model() *Model {
+// Model returns the loaded model (the binding's), or nil before Load and
+// after Close.
+func (l *LLM) Model() *llama.Model {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	return l.model
 }
 
-// acquire returns the scheduler and a context that Close cancels.
-func (l *LLM) acquire(ctx context.Context) (*scheduler, context.Context, func(), error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+// ModelInfo returns the loaded model's metadata.
+func (l *LLM) ModelInfo() (ModelInfo, error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if err := l.usableLocked(); err != nil {
+		return ModelInfo{}, err
+	}
+	return l.model.Info(), nil
+}
+
+// Stats is a snapshot of the scheduler's work.
+type Stats = engine.Stats
+
+// Stats reports the scheduler's queue and sequences (zero before Load).
+func (l *LLM) Stats() Stats {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.eng == nil {
+		return Stats{}
+	}
+	return l.eng.Stats()
+}
+
+// QueueDepth is the number of jobs waiting for room in the scheduler.
+func (l *LLM) QueueDepth() int { return l.Stats().Waiting }
+
+// ActiveSequences is the number of sequences the scheduler is decoding.
+func (l *LLM) ActiveSequences() int { return l.Stats().ActiveSequences }
+
+func (l *LLM) usableLocked() error {
 	if l.closed {
-		return nil, nil, nil, ErrClosed
+		return ErrClosed
 	}
 	if l.model == nil {
-		return nil, nil, nil, fmt.Errorf("llamacpp: %w: call Load first", llm.ErrNotLoaded)
+		return fmt.Errorf("llamacpp: %w: call Load first", llm.ErrNotLoaded)
 	}
-	s, err := l.schedulerLocked()
-	if err != nil {
-		return nil, nil, nil, err
+	return nil
+}
+
+// acquire returns the engine, the model and a context that Close cancels.
+func (l *LLM) acquire(ctx context.Context) (*engine.Engine, *llama.Model, context.Context, func(), error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.usableLocked(); err != nil {
+		return nil, nil, nil, nil, err
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	key := &cancel
@@ -220,7 +232,13 @@ func (l *LLM) acquire(ctx context.Context) (*scheduler, context.Context, func(),
 		l.mu.Unlock()
 		cancel()
 	}
-	return s, cctx, release, nil
+	return l.eng, l.model, cctx, release, nil
+}
+
+func (l *LLM) isClosed() bool {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.closed
 }
 
 // Generate implements llm.LLM.
@@ -228,22 +246,17 @@ func (l *LLM) Generate(ctx context.Context, inputs []llm.Input, numGenerations i
 	return l.GenerateStream(ctx, inputs, numGenerations, params, nil)
 }
 
-// MaxGenerations bounds numGenerations.
-const MaxGenerations = 1 << 16
-
 // GenerateStream implements llm.Streamer. fn may be nil.
 func (l *LLM) GenerateStream(ctx context.Context, inputs []llm.Input, numGenerations int, params llm.GenerationParams, fn func(llm.Chunk)) ([]llm.Output, error) {
-	if numGenerations < 1 {
-		numGenerations = 1
+	if err := llm.CheckNumGenerations(numGenerations); err != nil {
+		return nil, err
 	}
-	if numGenerations > MaxGenerations {
-		return nil, fmt.Errorf("%w: num_generations = %d, want at most %d", llm.ErrBadParameter, numGenerations, MaxGenerations)
-	}
+	numGenerations = max(numGenerations, 1)
 	if err := params.Validate(); err != nil {
 		return nil, err
 	}
 	params = params.WithDefaults()
-	sched, cctx, release, err := l.acquire(ctx)
+	eng, model, cctx, release, err := l.acquire(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -265,7 +278,7 @@ func (l *LLM) GenerateStream(ctx context.Context, inputs []llm.Input, numGenerat
 					fn(c)
 				}
 			}
-			outs[i] = l.generateOne(cctx, sched, inputs[i], numGenerations, params, stream)
+			outs[i] = l.generateOne(cctx, eng, model, inputs[i], numGenerations, params, stream)
 		}(i)
 	}
 	wg.Wait()
@@ -278,48 +291,19 @@ func (l *LLM) GenerateStream(ctx context.Context, inputs []llm.Input, numGenerat
 	return outs, nil
 }
 
-func (l *LLM) isClosed() bool {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	return l.closed
-}
-
-// prompt formats and tokenises one input.
-func (l *LLM) prompt(m *Model, in llm.Input) ([]int32, error) {
-	if err := in.Validate(); err != nil {
-		return nil, err
-	}
-	text := in.Prompt
-	if in.IsChat() {
-		var err error
-		text, err = m.ApplyChatTemplate(l.opts.ChatTemplate, in.Messages, true)
-		if err != nil {
-			return nil, err
-		}
-	}
-	toks, err := m.Tokenize(text, true, true)
-	if err != nil {
-		return nil, err
-	}
-	if len(toks) == 0 {
-		return nil, fmt.Errorf("%w: the prompt has no tokens", llm.ErrEmptyInput)
-	}
-	return toks, nil
-}
-
-// generateOne runs one input's generations, split into jobs that fit the
-// context, and validates structured outputs.
-func (l *LLM) generateOne(ctx context.Context, s *scheduler, in llm.Input, n int, params llm.GenerationParams, stream func(int, llm.Chunk)) llm.Output {
+// generateOne runs one input's generations and validates structured
+// outputs, generating invalid ones again (with new seeds) as Retries asks.
+func (l *LLM) generateOne(ctx context.Context, eng *engine.Engine, m *llama.Model, in llm.Input, n int, params llm.GenerationParams, stream func(int, llm.Chunk)) llm.Output {
 	out := llm.Output{}
 	fail := func(err error) llm.Output {
 		out.Err = err
 		return out
 	}
-	toks, err := l.prompt(s.model, in)
+	p, err := l.prompt(m, in)
 	if err != nil {
 		return fail(err)
 	}
-	out.Statistics.InputTokens = len(toks)
+	out.Statistics.InputTokens = len(p.tokens)
 	so := in.Structured
 	if so == nil {
 		so = l.opts.Structured
@@ -330,30 +314,55 @@ func (l *LLM) generateOne(ctx context.Context, s *scheduler, in llm.Input, n int
 			return fail(err)
 		}
 	}
-	per := s.maxPerJob(len(toks), params.MaxNewTokens)
-	if per < 1 {
-		return fail(fmt.Errorf("%w: %d prompt tokens + %d max new tokens > context size %d", llm.ErrContextTooLong, len(toks), params.MaxNewTokens, s.c.Size()))
-	}
 	out.Generations = make([]string, n)
 	out.FinishReasons = make([]llm.FinishReason, n)
 	out.Statistics.OutputTokens = make([]int, n)
+	closing := make([]int, n)
+	if p.reasoning != nil {
+		out.Reasoning = make([]string, n)
+	}
+	if params.Logprobs {
+		out.Logprobs = make([][]llm.TokenLogprob, n)
+	}
 	gens := make([]int, n)
 	for i := range gens {
 		gens[i] = i
 	}
-	attempt := 0
-	for len(gens) > 0 {
-		res, err := l.runJobs(ctx, s, toks, gens, params, cons, attempt, stream)
-		for k, g := range gens {
-			if k < len(res.texts) {
-				out.Generations[g] = res.texts[k]
-				out.FinishReasons[g] = res.reasons[k]
-				out.Statistics.OutputTokens[g] = res.outTokens[k]
-			}
+	base := params.Seed
+	if base < 0 {
+		base = randomSeed()
+	}
+	for attempt := 0; len(gens) > 0; attempt++ {
+		req := &engine.GenerateRequest{Tokens: p.tokens, Params: params, Reasoning: p.reasoning}
+		for _, g := range gens {
+			// Generation g draws with seed base+g; each retry with a new one.
+			req.Seeds = append(req.Seeds, uint32(base+int64(g+attempt*len(gens)*7919)))
 		}
-		out.Statistics.CachedTokens = max(out.Statistics.CachedTokens, res.cached)
-		out.Statistics.PromptSeconds += res.promptTime.Seconds()
-		out.Statistics.GenerationSeconds += res.genTime.Seconds()
+		if cons != nil {
+			req.Grammar, req.ClosingTokens = cons.grammar, so.ClosingTokens
+		}
+		if stream != nil {
+			idx := gens
+			req.Stream = func(k int, c llm.Chunk) { stream(idx[k], c) }
+		}
+		res, err := eng.Generate(ctx, req)
+		if res != nil {
+			for k, g := range gens {
+				out.Generations[g] = res.Texts[k]
+				out.FinishReasons[g] = res.FinishReasons[k]
+				out.Statistics.OutputTokens[g] = res.OutputTokens[k]
+				closing[g] = res.ClosingTokens[k]
+				if out.Reasoning != nil {
+					out.Reasoning[g] = res.Reasoning[k]
+				}
+				if out.Logprobs != nil {
+					out.Logprobs[g] = res.Logprobs[k]
+				}
+			}
+			out.Statistics.CachedTokens = max(out.Statistics.CachedTokens, res.CachedTokens)
+			out.Statistics.PromptSeconds += res.PromptTime.Seconds()
+			out.Statistics.GenerationSeconds += res.GenerationTime.Seconds()
+		}
 		if err != nil {
 			out.Err = err
 			break
@@ -374,64 +383,23 @@ func (l *LLM) generateOne(ctx context.Context, s *scheduler, in llm.Input, n int
 				out.Valid[g], out.ValidationErrors[g] = true, ""
 			}
 		}
-		attempt++
-		if attempt > so.Retries {
+		if attempt >= so.Retries {
 			break
 		}
 		gens = retry
 	}
+	for _, c := range closing {
+		if c > 0 {
+			out.Statistics.ClosingTokens = closing
+			break
+		}
+	}
 	return out
 }
 
-// runJobs generates the listed generations of one prompt, as many jobs as
-// the context needs, and returns their results in order.
-func (l *LLM) runJobs(ctx context.Context, s *scheduler, toks []int32, gens []int, params llm.GenerationParams, cons *constraint, attempt int, stream func(int, llm.Chunk)) (jobResult, error) {
-	per := s.maxPerJob(len(toks), params.MaxNewTokens)
-	var all jobResult
-	var jobs []*job
-	for start := 0; start < len(gens); start += per {
-		chunk := gens[start:min(start+per, len(gens))]
-		j := &job{ctx: ctx, tokens: toks, params: params, result: make(chan jobResult, 1)}
-		if cons != nil {
-			j.guide = cons.grammar
-		}
-		if stream != nil {
-			j.stream = func(k int, c llm.Chunk) { stream(chunk[k], c) }
-		}
-		for _, g := range chunk {
-			// Each attempt of a generation draws with a new seed.
-			seed := seedFor(params.Seed, g+attempt*len(gens)*7919)
-			gbnf := ""
-			if cons != nil {
-				gbnf = cons.gbnf
-			}
-			smp, err := NewSampler(s.model, params, seed, gbnf)
-			if err != nil {
-				closeSamplers(j.samplers)
-				for _, pj := range jobs {
-					<-pj.result
-				}
-				return all, err
-			}
-			j.samplers = append(j.samplers, smp)
-		}
-		jobs = append(jobs, j)
-		go s.enqueue(j)
-	}
-	var firstErr error
-	for _, j := range jobs {
-		r := <-j.result
-		all.texts = append(all.texts, r.texts...)
-		all.reasons = append(all.reasons, r.reasons...)
-		all.outTokens = append(all.outTokens, r.outTokens...)
-		all.promptTime += r.promptTime
-		all.genTime += r.genTime
-		all.cached = max(all.cached, r.cached)
-		if r.err != nil && firstErr == nil {
-			firstErr = r.err
-		}
-	}
-	return all, firstErr
+// randomSeed draws a non-negative seed.
+func randomSeed() int64 {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return int64(binary.LittleEndian.Uint32(b[:]))
 }
-
-var _ = time.Second

@@ -11,8 +11,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/locallm/locallm/llamacpp"
+	"github.com/locallm/locallm/llamacpp/llama"
 	"github.com/locallm/locallm/llamacpp/tinyllama"
 )
+
+// sharedDir is the project's shared test data, beside the checkout.
+const sharedDir = "../../shared"
 
 var (
 	modelDir  string
@@ -61,6 +65,9 @@ func tinyModel(t testing.TB, vocab string) string {
 // exact are the context options under which llama.cpp's results can be
 // compared with a reference: f32 KV cache, no flash attention.
 var exact = llamacpp.ContextOptions{CacheType: llamacpp.CacheF32, FlashAttention: llamacpp.FlashOff, Threads: 1}
+
+// exactParams are the same settings for a binding-level context.
+var exactParams = llama.ContextParams{CacheType: llama.CacheF32, FlashAttention: llama.FlashOff, Threads: 1}
 
 // openLLM opens an LLM for a test. Tests use one thread unless they ask for
 // more: go test runs packages in parallel, and ggml's threads spin while

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/locallm/locallm/llamacpp"
+	"github.com/locallm/locallm/llamacpp/llama"
 	"github.com/locallm/locallm/llm"
 )
 
@@ -95,10 +96,10 @@ func TestParametersCheckedBeforeC(t *testing.T) {
 func TestLowLevelGuards(t *testing.T) {
 	l := openLLM(t, tinyModel(t, ""), llamacpp.ContextOptions{})
 	m := l.Model()
-	c, err := m.NewContext(&llamacpp.ContextOptions{BatchSize: 8, Sequences: 2, Threads: 1})
+	c, err := m.NewContext(&llama.ContextParams{BatchSize: 8, Sequences: 2, Threads: 1})
 	require.NoError(t, err)
 	defer c.Close()
-	b, err := llamacpp.NewBatch(16, 1)
+	b, err := llama.NewBatch(16, 1)
 	require.NoError(t, err)
 	defer b.Close()
 	_, err = b.Add(int32(m.VocabSize()), 0, []int32{0}, true)
@@ -116,7 +117,7 @@ func TestLowLevelGuards(t *testing.T) {
 	assert.ErrorContains(t, c.Decode(context.Background(), b), "batch size")
 	_, err = b.Add(1, -1, []int32{0}, false)
 	assert.ErrorContains(t, err, "negative position")
-	_, err = llamacpp.NewBatch(0, 1)
+	_, err = llama.NewBatch(0, 1)
 	assert.Error(t, err)
 	_, err = m.Piece(-1, false)
 	assert.ErrorIs(t, err, llm.ErrBadInput)
@@ -124,12 +125,14 @@ func TestLowLevelGuards(t *testing.T) {
 	assert.ErrorIs(t, err, llm.ErrBadInput)
 	_, err = c.Logits(0, make([]float32, 3))
 	assert.Error(t, err)
-	s, err := llamacpp.NewSampler(m, llm.GenerationParams{}, 1, `root ::= "a"`)
+	s, err := llama.NewSampler(m, llama.SamplerParams{Seed: 1}, false)
 	require.NoError(t, err)
 	defer s.Close()
 	assert.ErrorIs(t, s.Accept(int32(m.VocabSize())), llm.ErrBadInput)
-	z, _ := m.Tokenize("z", false, false)
-	assert.ErrorIs(t, s.Accept(z[len(z)-1]), llamacpp.ErrGrammar, "a token the grammar forbids is refused, not accepted (llama.cpp would abort)")
+	_, err = s.SampleFrom(c, 0, []int32{int32(m.VocabSize())})
+	assert.ErrorIs(t, err, llama.ErrBadOption, "a candidate outside the vocabulary is refused before llama.cpp sees it")
+	_, err = llama.NewSampler(m, llama.SamplerParams{LogitBias: map[int32]float64{int32(m.VocabSize()): 1}}, false)
+	assert.ErrorIs(t, err, llm.ErrBadParameter)
 	require.NoError(t, c.Close())
 	assert.ErrorIs(t, c.Decode(context.Background(), b), llm.ErrClosed)
 	require.NoError(t, m.Close())

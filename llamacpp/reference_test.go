@@ -9,9 +9,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/locallm/locallm/llamacpp"
 	"github.com/locallm/locallm/llamacpp/gguf"
 	"github.com/locallm/locallm/llamacpp/internal/reference"
+	"github.com/locallm/locallm/llamacpp/llama"
 	"github.com/locallm/locallm/llamacpp/tinyllama"
 	"github.com/locallm/locallm/llm"
 )
@@ -64,9 +64,9 @@ func TestHiddenStatesMatchReference(t *testing.T) {
 					assert.Less(t, d, 1e-4, "input %d layer %d", i, layer)
 				}
 				// Logits at every position, from a decode with every token an output.
-				c, err := m.NewContext(&exact)
+				c, err := m.NewContext(&exactParams)
 				require.NoError(t, err)
-				b, err := llamacpp.NewBatch(len(h.Tokens), 1)
+				b, err := llama.NewBatch(len(h.Tokens), 1)
 				require.NoError(t, err)
 				for p, tok := range h.Tokens {
 					_, err := b.Add(tok, p, []int32{0}, true)

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/locallm/locallm/llamacpp"
+	"github.com/locallm/locallm/llamacpp/llama"
 	"github.com/locallm/locallm/llm"
 )
 
@@ -40,7 +41,7 @@ func TestSoakNoLeak(t *testing.T) {
 	if testing.Short() {
 		n = 1000
 	}
-	before := llamacpp.LiveObjects()
+	before := llama.LiveObjects()
 	l := openLLM(t, tinyModel(t, ""), llamacpp.ContextOptions{Sequences: 16, ContextSize: 2048})
 	gbnf := &llm.StructuredOutput{GBNF: `root ::= [a-z]+ " " [0-9]`}
 	run := func(count int) {
@@ -81,18 +82,18 @@ func TestSoakNoLeak(t *testing.T) {
 	}
 	run(n / 10) // warm up: buffers, caches, the Go heap's size
 	runtime.GC()
-	rss0, heap0 := rssBytes(t), llamacpp.CHeapInUse()
-	live0 := llamacpp.LiveObjects()
+	rss0, heap0 := rssBytes(t), llama.CHeapInUse()
+	live0 := llama.LiveObjects()
 	run(n)
 	runtime.GC()
 	runtime.GC()
-	rss1, heap1 := rssBytes(t), llamacpp.CHeapInUse()
-	live1 := llamacpp.LiveObjects()
+	rss1, heap1 := rssBytes(t), llama.CHeapInUse()
+	live1 := llama.LiveObjects()
 	t.Logf("%d generations: RSS %.1f -> %.1f MB, C heap %.2f -> %.2f MB, live objects %v -> %v",
 		n, rss0/1e6, rss1/1e6, float64(heap0)/1e6, float64(heap1)/1e6, live0, live1)
 	assert.Equal(t, live0, live1, "C objects leaked")
 	assert.Less(t, float64(heap1)-float64(heap0), 4e6, "C heap grew")
 	assert.Less(t, rss1-rss0, 32e6, "RSS grew")
 	require.NoError(t, l.Close())
-	assert.Equal(t, before, llamacpp.LiveObjects(), "Close must free every C object (before: %v)", before)
+	assert.Equal(t, before, llama.LiveObjects(), "Close must free every C object (before: %v)", before)
 }

@@ -2,6 +2,7 @@ package llamacpp
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"sync"
@@ -10,22 +11,15 @@ import (
 	"github.com/locallm/locallm/llm"
 )
 
-// constraint is a compiled structured-output request: the GBNF handed to
-// llama.cpp's grammar sampler and a check of finished outputs.
-type constraint struct {
-	gbnf     string
-	grammar  *grammar.Grammar // the same grammar, for the Go matcher that guides completions
-	validate func([]byte) error
-}
+// ErrGrammar: a GBNF grammar (given, or compiled from a schema or a
+// regular expression) was rejected.
+var ErrGrammar = errors.New("llamacpp: bad grammar")
 
-// checkGBNF parses a grammar in Go before llama.cpp sees it: llama.cpp's
-// parser prints its errors to stderr and returns NULL, and some grammars
-// (left recursion, huge repetitions) it cannot take at all.
-func checkGBNF(gbnf string) error {
-	if _, err := grammar.Parse("grammar", gbnf); err != nil {
-		return fmt.Errorf("%w: %v", ErrGrammar, err)
-	}
-	return nil
+// constraint is a compiled structured-output request: the grammar value
+// the engine's guide follows, and a check of finished outputs.
+type constraint struct {
+	grammar  *grammar.Grammar
+	validate func([]byte) error
 }
 
 // constraintCache keeps compiled constraints by their source, so that a job
@@ -101,7 +95,7 @@ func compileConstraint(so *llm.StructuredOutput) (*constraint, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%w: schema grammar: %w", ErrGrammar, err)
 			}
-			return &constraint{gbnf: gbnf, grammar: g, validate: v.Validate}, nil
+			return &constraint{grammar: g, validate: v.Validate}, nil
 		})
 	case so.GBNF != "":
 		return cachedConstraint("gbnf|"+so.GBNF, func() (*constraint, error) {
@@ -109,7 +103,7 @@ func compileConstraint(so *llm.StructuredOutput) (*constraint, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%w: %w", ErrGrammar, err)
 			}
-			return &constraint{gbnf: so.GBNF, grammar: g, validate: matcherCheck(g)}, nil
+			return &constraint{grammar: g, validate: matcherCheck(g)}, nil
 		})
 	default:
 		return cachedConstraint("regex|"+so.Regex, func() (*constraint, error) {
@@ -121,7 +115,7 @@ func compileConstraint(so *llm.StructuredOutput) (*constraint, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%w: regex grammar: %w", ErrGrammar, err)
 			}
-			return &constraint{gbnf: gbnf, grammar: g, validate: matcherCheck(g)}, nil
+			return &constraint{grammar: g, validate: matcherCheck(g)}, nil
 		})
 	}
 }

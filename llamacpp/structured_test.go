@@ -46,11 +46,19 @@ func TestStructuredOutputsValidate(t *testing.T) {
 			require.NoError(t, err)
 
 			in := llm.Prompt("Answer in JSON: ")
-			in.Structured = &llm.StructuredOutput{Schema: schema}
-			out, err := l.Generate(context.Background(), []llm.Input{in}, seeds, llm.GenerationParams{MaxNewTokens: 96, Temperature: 1, Seed: int64(100 * i)})
+			in.Structured = &llm.StructuredOutput{Schema: schema, ClosingTokens: 256}
+			const budget = 96
+			out, err := l.Generate(context.Background(), []llm.Input{in}, seeds, llm.GenerationParams{MaxNewTokens: budget, Temperature: 1, Seed: int64(100 * i)})
 			require.NoError(t, err)
 			require.NoError(t, out[0].Err)
 			for g, text := range out[0].Generations {
+				// Sampled tokens stay within the budget; what closed a cut
+				// structure is counted apart.
+				assert.LessOrEqual(t, out[0].Statistics.OutputTokens[g], budget)
+				if out[0].Statistics.ClosingTokens != nil && out[0].Statistics.ClosingTokens[g] > 0 {
+					assert.Equal(t, llm.FinishLength, out[0].FinishReasons[g])
+					assert.Equal(t, budget, out[0].Statistics.OutputTokens[g])
+				}
 				var v any
 				if !assert.NoError(t, json.Unmarshal([]byte(text), &v), "generation %d %q (%s)", g, text, out[0].FinishReasons[g]) {
 					continue
@@ -59,6 +67,43 @@ func TestStructuredOutputsValidate(t *testing.T) {
 				assert.True(t, out[0].Valid[g], "generation %d reported invalid: %s", g, out[0].ValidationErrors[g])
 			}
 		})
+	}
+}
+
+// TestStructuredBudgetCut: without a closing budget, an output the token
+// budget cuts mid-structure ends there, is reported invalid with finish
+// reason length, and nothing is appended.
+func TestStructuredBudgetCut(t *testing.T) {
+	l := openLLM(t, tinyModel(t, "llama-spm"), llamacpp.ContextOptions{})
+	in := llm.Prompt("Answer in JSON: ")
+	in.Structured = &llm.StructuredOutput{Schema: `{"type":"object","properties":{"note":{"type":"string","minLength":200}},"required":["note"]}`}
+	out, err := l.Generate(context.Background(), []llm.Input{in}, 3, llm.GenerationParams{MaxNewTokens: 5, Temperature: 1, Seed: 7})
+	require.NoError(t, err)
+	require.NoError(t, out[0].Err)
+	for g, text := range out[0].Generations {
+		assert.Equal(t, llm.FinishLength, out[0].FinishReasons[g], text)
+		assert.Equal(t, 5, out[0].Statistics.OutputTokens[g])
+		assert.False(t, out[0].Valid[g], text)
+		assert.False(t, json.Valid([]byte(text)), text)
+	}
+	assert.Nil(t, out[0].Statistics.ClosingTokens)
+
+	in.Structured.ClosingTokens = 8
+	out, err = l.Generate(context.Background(), []llm.Input{in}, 3, llm.GenerationParams{MaxNewTokens: 5, Temperature: 1, Seed: 7})
+	require.NoError(t, err)
+	for g, text := range out[0].Generations {
+		// A string of at least 200 characters cannot be closed in 8 tokens:
+		// the budget is a limit, not a target.
+		assert.Equal(t, 5, out[0].Statistics.OutputTokens[g], text)
+	}
+	in.Structured.Schema = `{"type":"object","properties":{"a":{"type":"array","items":{"type":"integer"}}},"required":["a"]}`
+	out, err = l.Generate(context.Background(), []llm.Input{in}, 3, llm.GenerationParams{MaxNewTokens: 3, Temperature: 1, Seed: 7})
+	require.NoError(t, err)
+	for g, text := range out[0].Generations {
+		require.NotNil(t, out[0].Statistics.ClosingTokens, text)
+		assert.Positive(t, out[0].Statistics.ClosingTokens[g], text)
+		assert.LessOrEqual(t, out[0].Statistics.ClosingTokens[g], 8, text)
+		assert.True(t, out[0].Valid[g], "%q: %s", text, out[0].ValidationErrors[g])
 	}
 }
 

@@ -41,6 +41,9 @@ type Chunk struct {
 	Input      int    // index of the input
 	Generation int    // index of the generation within that input
 	Text       string // the new text; may be empty on the final chunk
+	// Reasoning is new reasoning text, for models that reason before
+	// they answer (see Output.Reasoning).
+	Reasoning string
 	// Tokens is how many tokens the generation has produced so far.
 	Tokens int
 	// Done is true on the last chunk of a generation; FinishReason is then set.

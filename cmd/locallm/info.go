@@ -6,6 +6,7 @@ import (
 	"flag"
 
 	"github.com/locallm/locallm/llamacpp"
+	"github.com/locallm/locallm/llamacpp/llama"
 )
 
 func init() {
@@ -30,7 +31,7 @@ func init() {
 				if len(args) != 1 {
 					return usageError("want one MODEL argument")
 				}
-				m, err := llamacpp.LoadModel(ctx, args[0], &llamacpp.ModelOptions{VocabOnly: false, BackendDir: *backendDir})
+				m, err := llama.LoadModel(ctx, args[0], &llama.ModelParams{VocabOnly: false, BackendDir: *backendDir})
 				if err != nil {
 					return err
 				}

@@ -1,4 +1,4 @@
-package llamacpp
+package llama
 
 /*
 #include <malloc.h>

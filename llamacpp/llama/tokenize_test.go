@@ -1,4 +1,4 @@
-package llamacpp_test
+package llama_test
 
 import (
 	"context"
@@ -11,11 +11,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/locallm/locallm/llamacpp"
+	"github.com/locallm/locallm/llamacpp/llama"
 )
 
 // sharedDir is the project's shared test data, beside the checkout.
-const sharedDir = "../../shared"
+const sharedDir = "../../../shared"
 
 func vocabFiles(t testing.TB) []string {
 	dir := filepath.Join(sharedDir, "vocab")
@@ -65,7 +65,7 @@ func TestTokenizeVectors(t *testing.T) {
 		}
 		tested++
 		t.Run(filepath.Base(vocab), func(t *testing.T) {
-			m, err := llamacpp.LoadModel(context.Background(), vocab, &llamacpp.ModelOptions{VocabOnly: true})
+			m, err := llama.LoadModel(context.Background(), vocab, &llama.ModelParams{VocabOnly: true})
 			require.NoError(t, err)
 			defer m.Close()
 			for i, in := range inputs {
@@ -91,7 +91,7 @@ func TestDetokenizeRoundTrip(t *testing.T) {
 			continue
 		}
 		t.Run(filepath.Base(vocab), func(t *testing.T) {
-			m, err := llamacpp.LoadModel(context.Background(), vocab, &llamacpp.ModelOptions{VocabOnly: true})
+			m, err := llama.LoadModel(context.Background(), vocab, &llama.ModelParams{VocabOnly: true})
 			require.NoError(t, err)
 			defer m.Close()
 			if m.Info().VocabType == "wpm" {

@@ -22,23 +22,15 @@ bool locallm_progress_callback(float progress, void * data);
 void locallm_log_install(int enabled);
 
 // Sampling without llama.cpp's asserts. buf has room for n_vocab entries.
-// With a grammar, the chain samples first and only the chosen token is
-// checked against the grammar; the full mask is applied only when it is
-// rejected. Returns the token, or -1 when no token is possible, -2 when the
+// Returns the token, or -1 when every token was excluded, -2 when the
 // context has no logits at idx.
-int32_t locallm_sample(struct llama_sampler * chain, struct llama_sampler * grammar,
-                       struct llama_context * ctx, int32_t idx,
+int32_t locallm_sample(struct llama_sampler * chain, struct llama_context * ctx, int32_t idx,
                        llama_token_data * buf, int32_t n_vocab);
 
-// Sampling among the candidates ids[0..n) only (the others are known to
-// break the grammar): the grammar masks them, then the chain samples. buf
-// has room for n entries.
-int32_t locallm_sample_subset(struct llama_sampler * chain, struct llama_sampler * grammar,
-                              struct llama_context * ctx, int32_t idx,
+// Sampling among the candidates ids[0..n) only: the chain sees just them,
+// with their logits. buf has room for n entries.
+int32_t locallm_sample_subset(struct llama_sampler * chain, struct llama_context * ctx, int32_t idx,
                               llama_token_data * buf, const int32_t * ids, int32_t n);
-
-// Whether the grammar allows tok next (llama.cpp aborts when a forbidden token is accepted).
-bool locallm_grammar_allows(struct llama_sampler * grammar, llama_token tok);
 
 // Writes the end-of-generation token IDs into out (room for n_vocab) and returns their count.
 int32_t locallm_eog_tokens(const struct llama_vocab * vocab, int32_t * out);

@@ -1,4 +1,4 @@
-package llamacpp
+package llama
 
 /*
 #include <stdlib.h>
@@ -31,8 +31,8 @@ type Batch struct {
 // NewBatch allocates a batch of up to capacity tokens, each in up to
 // seqsPerToken sequences.
 func NewBatch(capacity, seqsPerToken int) (*Batch, error) {
-	if capacity <= 0 || capacity > maxContextSize {
-		return nil, badOption("batch capacity", capacity, fmt.Sprintf("1 to %d", maxContextSize))
+	if capacity <= 0 || capacity > MaxContextSize {
+		return nil, badOption("batch capacity", capacity, fmt.Sprintf("1 to %d", MaxContextSize))
 	}
 	if seqsPerToken <= 0 || seqsPerToken > MaxSequences {
 		return nil, badOption("sequences per token", seqsPerToken, fmt.Sprintf("1 to %d", MaxSequences))

@@ -1,4 +1,4 @@
-package llamacpp
+package llama
 
 /*
 #include <stdlib.h>
@@ -21,9 +21,10 @@ import (
 	"github.com/locallm/locallm/llm"
 )
 
-// ModelOptions configure LoadModel. The zero value loads the whole model on
-// the CPU, memory-mapped.
-type ModelOptions struct {
+// ModelParams configure LoadModel: llama.cpp's llama_model_params, the ones
+// this project sets. The zero value loads the whole model on the CPU,
+// memory-mapped.
+type ModelParams struct {
 	// GPULayers is how many layers to offload to a GPU (llama.cpp's
 	// n_gpu_layers); -1 offloads all. Default 0: CPU only. It has effect
 	// only where a GPU backend is loaded (see BackendDir).
@@ -43,7 +44,8 @@ type ModelOptions struct {
 	VocabOnly bool `json:"vocab_only,omitempty" yaml:"vocab_only,omitempty"`
 }
 
-func (o *ModelOptions) validate() error {
+// Validate reports the first parameter that is out of range, naming it.
+func (o *ModelParams) Validate() error {
 	if o.GPULayers < -1 {
 		return badOption("gpu_layers", o.GPULayers, ">= -1")
 	}
@@ -63,9 +65,6 @@ type Model struct {
 	eog      map[int32]bool
 	eogList  []int32
 	children map[*Context]struct{}
-
-	firstOnce sync.Once
-	first     *firstByteIndex
 }
 
 // loadMu serialises model loads: llama.cpp's error messages arrive through
@@ -76,11 +75,11 @@ var loadMu sync.Mutex
 // its header, metadata and tensor table are checked in Go, so that a
 // corrupt or truncated file gives an error instead of aborting the process.
 // Cancelling ctx stops a load in progress.
-func LoadModel(ctx context.Context, path string, opts *ModelOptions) (*Model, error) {
+func LoadModel(ctx context.Context, path string, opts *ModelParams) (*Model, error) {
 	if opts == nil {
-		opts = &ModelOptions{}
+		opts = &ModelParams{}
 	}
-	if err := opts.validate(); err != nil {
+	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
 	if err := checkModelFile(path); err != nil {
@@ -378,6 +377,20 @@ func (m *Model) Piece(tok int32, special bool) (string, error) {
 	}
 	var buf [128]byte
 	return m.piece(buf[:], tok, special), nil
+}
+
+// Pieces renders every token of the vocabulary, in ID order (see Piece).
+func (m *Model) Pieces(special bool) ([]string, error) {
+	if err := m.use(); err != nil {
+		return nil, err
+	}
+	defer m.done()
+	out := make([]string, m.nVocab)
+	buf := make([]byte, 128)
+	for t := range out {
+		out[t] = m.piece(buf, int32(t), special)
+	}
+	return out, nil
 }
 
 // piece renders a token into buf (growing it if needed); tok must be valid

@@ -1,4 +1,4 @@
-package llamacpp
+package llama
 
 /*
 #include <stdlib.h>
@@ -36,15 +36,17 @@ const (
 	FlashOff  FlashAttention = "off"
 )
 
-// ContextOptions configure a Context. The zero value works: a 4096-token
-// KV cache shared by up to 16 sequences, 512-token batches, f16 cache,
-// flash attention chosen by llama.cpp, one thread per physical core.
+// ContextParams configure a Context: llama.cpp's llama_context_params, the
+// ones this project sets. The zero value works: a 4096-token KV cache shared
+// by up to 16 sequences, 512-token batches, f16 cache, flash attention
+// chosen by llama.cpp, one thread per physical core.
 //
 // An f16 cache or flash attention each move hidden states and logits by
 // about 1e-3; exact comparisons need CacheF32 and FlashOff.
-type ContextOptions struct {
+type ContextParams struct {
 	// ContextSize is the number of KV cache cells, shared by all sequences
-	// (llama.cpp's n_ctx with a unified cache). Default 4096.
+	// (llama.cpp's n_ctx with a unified cache; llama.cpp rounds it up to a
+	// multiple of 256). Default 4096.
 	ContextSize int `json:"context_size,omitempty" yaml:"context_size,omitempty"`
 	// BatchSize is the most tokens given to one llama_decode (n_batch).
 	// Default 512.
@@ -64,20 +66,28 @@ type ContextOptions struct {
 	// FlashAttention defaults to FlashAuto.
 	FlashAttention FlashAttention `json:"flash_attention,omitempty" yaml:"flash_attention,omitempty"`
 	// Embeddings makes the context produce embeddings (pooled per
-	// sequence for models whose metadata declares pooling) as well as logits.
+	// sequence for models whose metadata declares pooling) as well as
+	// logits; SetEmbeddings changes it between decodes.
 	Embeddings bool `json:"embeddings,omitempty" yaml:"embeddings,omitempty"`
+	// HiddenStates installs the graph-evaluation callback that SetCapture
+	// and CapturedRows use to read hidden states of any layer. While
+	// nothing is being captured the callback only answers "no" for each
+	// graph node (a function call per node per decode).
+	HiddenStates bool `json:"hidden_states,omitempty" yaml:"hidden_states,omitempty"`
 }
 
-// Defaults and limits of ContextOptions.
+// Defaults and limits of ContextParams.
 const (
 	DefaultContextSize = 4096
 	DefaultBatchSize   = 512
 	DefaultSequences   = 16
 	MaxSequences       = 256
-	maxContextSize     = 1 << 24
+	// MaxContextSize bounds ContextSize (and the batch sizes).
+	MaxContextSize = 1 << 24
 )
 
-func (o ContextOptions) withDefaults() ContextOptions {
+// WithDefaults returns o with zero fields set to their defaults.
+func (o ContextParams) WithDefaults() ContextParams {
 	if o.ContextSize == 0 {
 		o.ContextSize = DefaultContextSize
 	}
@@ -105,13 +115,16 @@ func (o ContextOptions) withDefaults() ContextOptions {
 	return o
 }
 
-func (o ContextOptions) validate() error {
+// Validate reports the first parameter that is out of range, naming it.
+// Zero values stand for their defaults. It needs no model: NewContext
+// checks the rest against the model.
+func (o ContextParams) Validate() error {
 	switch {
-	case o.ContextSize < 0 || o.ContextSize > maxContextSize:
-		return badOption("context_size", o.ContextSize, fmt.Sprintf("0 (default) to %d", maxContextSize))
-	case o.BatchSize < 0 || o.BatchSize > maxContextSize:
+	case o.ContextSize < 0 || o.ContextSize > MaxContextSize:
+		return badOption("context_size", o.ContextSize, fmt.Sprintf("0 (default) to %d", MaxContextSize))
+	case o.BatchSize < 0 || o.BatchSize > MaxContextSize:
 		return badOption("batch_size", o.BatchSize, "a positive number, or 0 for the default")
-	case o.UBatchSize < 0 || o.UBatchSize > maxContextSize:
+	case o.UBatchSize < 0 || o.UBatchSize > MaxContextSize:
 		return badOption("ubatch_size", o.UBatchSize, "a positive number, or 0 for the default")
 	case o.Sequences < 0 || o.Sequences > MaxSequences:
 		return badOption("sequences", o.Sequences, fmt.Sprintf("1 to %d, or 0 for the default", MaxSequences))
@@ -125,6 +138,14 @@ func (o ContextOptions) validate() error {
 	}
 	if _, err := o.FlashAttention.c(); err != nil {
 		return err
+	}
+	d := o.WithDefaults()
+	if d.UBatchSize > d.BatchSize {
+		return badOption("ubatch_size", d.UBatchSize, fmt.Sprintf("at most batch_size (%d)", d.BatchSize))
+	}
+	if d.CacheType == CacheQ8_0 && d.FlashAttention == FlashOff {
+		// llama.cpp throws when asked for this: a quantised V cache needs flash attention.
+		return badOption("cache_type", d.CacheType, "f16 or f32 with flash_attention off (a quantised cache needs flash attention)")
 	}
 	return nil
 }
@@ -155,43 +176,37 @@ func (f FlashAttention) c() (C.enum_llama_flash_attn_type, error) {
 
 // Context is a llama.cpp context: a KV cache and the buffers of one
 // computation at a time. It is not safe for concurrent use: one goroutine
-// owns it (LLM's scheduler does). Close frees it.
+// owns it (the engine's scheduler does), except that Abort may be called
+// from any goroutine. Close frees it.
 type Context struct {
 	mu      sync.Mutex // held by every call into c; Close takes it to free c
 	flagMu  sync.Mutex // guards abort, which Abort sets while mu is held by Decode
 	c       *C.struct_llama_context
 	model   *Model
-	opts    ContextOptions
+	params  ContextParams
 	abort   *C.locallm_flag
 	capture *C.locallm_capture
-	nEmbd   int
 	nCtx    int
 	nBatch  int
 	nUBatch int
 	noKV    bool // the model keeps no KV cache (encoders such as BERT)
 	nSeqMax int
+	embd    bool                // embeddings are on
 	sampBuf *C.llama_token_data // n_vocab entries, for sampling
 }
 
-// NewContext makes a Context for the model.
-func (m *Model) NewContext(opts *ContextOptions) (*Context, error) {
-	return m.newContext(opts, false)
-}
-
-// newContext makes a Context; with capture, its graph evaluations report
-// hidden states to a capture buffer (see captureLayers).
-func (m *Model) newContext(opts *ContextOptions, capture bool) (*Context, error) {
-	var o ContextOptions
-	if opts != nil {
-		o = *opts
+// NewContext makes a Context for the model. The parameters are checked in
+// Go first (see ContextParams.Validate), so that llama.cpp never sees
+// values it would abort on.
+func (m *Model) NewContext(params *ContextParams) (*Context, error) {
+	var o ContextParams
+	if params != nil {
+		o = *params
 	}
-	if err := o.validate(); err != nil {
+	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	o = o.withDefaults()
-	if o.UBatchSize > o.BatchSize {
-		return nil, badOption("ubatch_size", o.UBatchSize, fmt.Sprintf("at most batch_size (%d)", o.BatchSize))
-	}
+	o = o.WithDefaults()
 	if m.info.NLayer == 0 || m.nVocab == 0 {
 		return nil, fmt.Errorf("%w: %s has no weights or vocabulary (vocab-only?)", ErrBadOption, m.path)
 	}
@@ -211,9 +226,7 @@ func (m *Model) newContext(opts *ContextOptions, capture bool) (*Context, error)
 	p.embeddings = C.bool(o.Embeddings)
 	p.kv_unified = true
 	p.no_perf = true
-	if o.Embeddings {
-		p.pooling_type = C.LLAMA_POOLING_TYPE_UNSPECIFIED
-	}
+	p.pooling_type = C.LLAMA_POOLING_TYPE_UNSPECIFIED // the model's own
 	abort := C.locallm_flag_new()
 	if abort == nil {
 		return nil, errors.New("llamacpp: out of memory")
@@ -222,7 +235,7 @@ func (m *Model) newContext(opts *ContextOptions, capture bool) (*Context, error)
 	p.abort_callback_data = unsafe.Pointer(abort)
 
 	var capt *C.locallm_capture
-	if capture {
+	if o.HiddenStates {
 		capt = C.locallm_capture_new(C.int32_t(m.info.NLayer), C.int32_t(m.info.NLayer+1))
 		if capt == nil {
 			C.locallm_flag_free(abort)
@@ -246,13 +259,13 @@ func (m *Model) newContext(opts *ContextOptions, capture bool) (*Context, error)
 		return nil, fmt.Errorf("llamacpp: cannot create a context (n_ctx %d, n_batch %d, cache %s)%s", o.ContextSize, o.BatchSize, o.CacheType, logDetail(lines))
 	}
 	c := &Context{
-		c: cc, model: m, opts: o, abort: abort, capture: capt,
-		nEmbd:   m.info.NEmbd,
+		c: cc, model: m, params: o, abort: abort, capture: capt,
 		nCtx:    int(C.llama_n_ctx(cc)),
 		nBatch:  int(C.llama_n_batch(cc)),
 		nUBatch: int(C.llama_n_ubatch(cc)),
 		noKV:    C.llama_get_memory(cc) == nil,
 		nSeqMax: int(C.llama_n_seq_max(cc)),
+		embd:    o.Embeddings,
 	}
 	c.sampBuf = (*C.llama_token_data)(C.malloc(C.size_t(m.nVocab) * C.size_t(unsafe.Sizeof(C.llama_token_data{}))))
 	m.mu.Lock()
@@ -321,11 +334,25 @@ func (c *Context) setAbort(v int32) {
 	}
 }
 
-// Size is the number of KV cache cells (n_ctx).
+// Size is the number of KV cache cells (n_ctx, as llama.cpp rounded it).
 func (c *Context) Size() int { return c.nCtx }
 
-// BatchSize is the most tokens one Decode takes.
+// BatchSize is the most tokens one Decode takes (n_batch; llama.cpp caps
+// it at n_ctx for causal models).
 func (c *Context) BatchSize() int { return c.nBatch }
+
+// UBatchSize is the physical batch size (n_ubatch): a Decode is evaluated
+// in ubatches of at most this many tokens, in batch order.
+func (c *Context) UBatchSize() int { return c.nUBatch }
+
+// HasMemory says whether the context keeps a KV cache. One without (an
+// encoder such as BERT, where llama_decode runs llama_encode) evaluates
+// each Decode in a single ubatch, attending over all of a sequence's
+// tokens at once; later decodes cannot continue a sequence.
+func (c *Context) HasMemory() bool { return !c.noKV }
+
+// Params returns the parameters the context was made with, defaults applied.
+func (c *Context) Params() ContextParams { return c.params }
 
 // Sequences is the most sequences the context holds.
 func (c *Context) Sequences() int { return c.nSeqMax }
@@ -399,7 +426,7 @@ func (c *Context) SequenceEmbedding(seq int32) ([]float32, error) {
 	if seq < 0 || int(seq) >= c.nSeqMax {
 		return nil, fmt.Errorf("%w: sequence %d outside [0, %d)", ErrBadOption, seq, c.nSeqMax)
 	}
-	if !c.opts.Embeddings || C.llama_pooling_type(c.c) == C.LLAMA_POOLING_TYPE_NONE {
+	if !c.embd || C.llama_pooling_type(c.c) == C.LLAMA_POOLING_TYPE_NONE {
 		return nil, errors.New("llamacpp: the context has no pooled embeddings (Embeddings off or the model declares no pooling)")
 	}
 	p := C.llama_get_embeddings_seq(c.c, C.llama_seq_id(seq))
@@ -414,6 +441,19 @@ func (c *Context) SequenceEmbedding(seq int32) ([]float32, error) {
 	out := make([]float32, n)
 	copy(out, unsafe.Slice((*float32)(unsafe.Pointer(p)), n))
 	return out, nil
+}
+
+// SetEmbeddings turns embeddings on or off for the following decodes
+// (llama_set_embeddings). With them on, a decode also pools each
+// sequence's output rows by the model's pooling type; logits are computed
+// either way.
+func (c *Context) SetEmbeddings(on bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.c != nil && c.embd != on {
+		C.llama_set_embeddings(c.c, C.bool(on))
+		c.embd = on
+	}
 }
 
 // PoolingType is the pooling the context applies to embeddings: "none",
@@ -437,11 +477,11 @@ func (c *Context) PoolingType() string {
 	return "none"
 }
 
-// ClearKV empties the KV cache.
+// ClearKV empties the KV cache (a no-op for a context without one).
 func (c *Context) ClearKV() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.c != nil {
+	if c.c != nil && !c.noKV {
 		C.llama_memory_clear(C.llama_get_memory(c.c), true)
 	}
 }
@@ -456,6 +496,9 @@ func (c *Context) RemoveSequence(seq int32, p0, p1 int) error {
 	}
 	if seq < -1 || int(seq) >= c.nSeqMax {
 		return fmt.Errorf("%w: sequence %d outside [0, %d)", ErrBadOption, seq, c.nSeqMax)
+	}
+	if c.noKV {
+		return nil // nothing is kept between decodes
 	}
 	C.llama_memory_seq_rm(C.llama_get_memory(c.c), C.llama_seq_id(seq), C.llama_pos(p0), C.llama_pos(p1))
 	return nil
@@ -473,6 +516,9 @@ func (c *Context) CopySequence(src, dst int32, p0, p1 int) error {
 		if s < 0 || int(s) >= c.nSeqMax {
 			return fmt.Errorf("%w: sequence %d outside [0, %d)", ErrBadOption, s, c.nSeqMax)
 		}
+	}
+	if c.noKV {
+		return fmt.Errorf("%w: the context keeps no KV cache to share", ErrBadOption)
 	}
 	C.llama_memory_seq_cp(C.llama_get_memory(c.c), C.llama_seq_id(src), C.llama_seq_id(dst), C.llama_pos(p0), C.llama_pos(p1))
 	return nil

@@ -1,4 +1,4 @@
-package llamacpp
+package engine
 
 import (
 	"testing"
@@ -21,16 +21,18 @@ func TestIncompleteUTF8(t *testing.T) {
 
 func TestFindStopAndHeldBack(t *testing.T) {
 	stops := []string{"END", "\n\n"}
-	i, ok := findStop([]byte("abcEN"), 0, stops)
+	_, ok := findStop([]byte("abcEN"), 0, 0, stops)
 	assert.False(t, ok)
-	i, ok = findStop([]byte("abcEND and more"), 4, stops)
+	i, ok := findStop([]byte("abcEND and more"), 0, 4, stops)
 	assert.True(t, ok)
 	assert.Equal(t, 3, i)
-	_, ok = findStop([]byte("END later"), 9, stops)
+	_, ok = findStop([]byte("END later"), 0, 9, stops)
 	assert.False(t, ok, "matches wholly inside the old text were looked for before")
-	i, ok = findStop([]byte("a\n\nEND"), 2, stops)
+	i, ok = findStop([]byte("a\n\nEND"), 0, 2, stops)
 	assert.True(t, ok)
 	assert.Equal(t, 1, i, "the earliest stop wins")
+	_, ok = findStop([]byte("END<think>x"), 3, 0, stops)
+	assert.False(t, ok, "text before from (a reasoning block) is not searched")
 	assert.Equal(t, 2, heldBack([]byte("abcEN"), stops))
 	assert.Equal(t, 1, heldBack([]byte("abc\n"), stops))
 	assert.Equal(t, 0, heldBack([]byte("abc"), stops))

@@ -51,8 +51,7 @@ static int32_t selected(const llama_token_data_array * a) {
     return a->data[a->selected].id;
 }
 
-int32_t locallm_sample(struct llama_sampler * chain, struct llama_sampler * grammar,
-                       struct llama_context * ctx, int32_t idx,
+int32_t locallm_sample(struct llama_sampler * chain, struct llama_context * ctx, int32_t idx,
                        llama_token_data * buf, int32_t n_vocab) {
     const float * logits = llama_get_logits_ith(ctx, idx);
     if (logits == NULL) {
@@ -60,24 +59,6 @@ int32_t locallm_sample(struct llama_sampler * chain, struct llama_sampler * gram
     }
     fill(buf, logits, n_vocab);
     llama_token_data_array arr = { buf, (size_t) n_vocab, -1, false };
-    llama_sampler_apply(chain, &arr);
-    int32_t tok = selected(&arr);
-    if (grammar == NULL || tok < 0) {
-        if (grammar == NULL) {
-            return tok;
-        }
-    } else {
-        llama_token_data one = { tok, 1.0f, 0.0f };
-        llama_token_data_array single = { &one, 1, -1, false };
-        llama_sampler_apply(grammar, &single);
-        if (!isinf(one.logit)) {
-            return tok;
-        }
-    }
-    // The chosen token breaks the grammar: mask everything, then sample again.
-    fill(buf, logits, n_vocab);
-    arr = (llama_token_data_array) { buf, (size_t) n_vocab, -1, false };
-    llama_sampler_apply(grammar, &arr);
     llama_sampler_apply(chain, &arr);
     return selected(&arr);
 }
@@ -267,15 +248,7 @@ int64_t locallm_capture_count(locallm_capture * c, int32_t layer_index) {
     return c->rows[layer_index];
 }
 
-bool locallm_grammar_allows(struct llama_sampler * grammar, llama_token tok) {
-    llama_token_data one = { tok, 1.0f, 0.0f };
-    llama_token_data_array single = { &one, 1, -1, false };
-    llama_sampler_apply(grammar, &single);
-    return !isinf(one.logit);
-}
-
-int32_t locallm_sample_subset(struct llama_sampler * chain, struct llama_sampler * grammar,
-                              struct llama_context * ctx, int32_t idx,
+int32_t locallm_sample_subset(struct llama_sampler * chain, struct llama_context * ctx, int32_t idx,
                               llama_token_data * buf, const int32_t * ids, int32_t n) {
     const float * logits = llama_get_logits_ith(ctx, idx);
     if (logits == NULL) {
@@ -287,9 +260,6 @@ int32_t locallm_sample_subset(struct llama_sampler * chain, struct llama_sampler
         buf[i].p = 0.0f;
     }
     llama_token_data_array arr = { buf, (size_t) n, -1, false };
-    if (grammar != NULL) {
-        llama_sampler_apply(grammar, &arr);
-    }
     llama_sampler_apply(chain, &arr);
     return selected(&arr);
 }

@@ -1,4 +1,4 @@
-package llamacpp
+package llama
 
 // The C and C++ of llama.cpp and ggml are compiled by the blank-imported
 // packages of the pinned github.com/ollama/ollama module; this package only

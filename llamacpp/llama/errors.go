@@ -1,4 +1,4 @@
-package llamacpp
+package llama
 
 import (
 	"errors"
@@ -21,8 +21,9 @@ var (
 	ErrBadOption = errors.New("llamacpp: bad option")
 	// ErrLoad: llama.cpp could not load the model.
 	ErrLoad = errors.New("llamacpp: cannot load model")
-	// ErrGrammar: a grammar was rejected.
-	ErrGrammar = errors.New("llamacpp: bad grammar")
+	// ErrNoToken: the sampler excluded every token (logit biases of -inf
+	// on every candidate, say).
+	ErrNoToken = errors.New("llamacpp: every token was excluded by the sampler")
 )
 
 // DecodeError is a failed llama_decode or llama_encode with its status code.

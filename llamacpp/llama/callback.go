@@ -1,4 +1,4 @@
-package llamacpp
+package llama
 
 // Functions C calls back into. cgo forbids C definitions in the preamble of
 // a file with //export, so this file holds only trampolines; their C callers
