@@ -3,10 +3,12 @@ package llamacpp
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/locallm/locallm/llm"
@@ -22,10 +24,15 @@ type Options struct {
 	ModelPath string         `json:"model_path" yaml:"model_path"`
 	Model     ModelOptions   `json:"model,omitempty" yaml:"model,omitempty"`
 	Context   ContextOptions `json:"context,omitempty" yaml:"context,omitempty"`
-	// ChatTemplate overrides the model's chat template: a name llama.cpp
-	// knows ("chatml", "llama3", ...; see ChatTemplates) or template text.
-	// Default: the model's tokenizer.chat_template; without one, chat inputs
-	// fail with llm.ErrNoChatTemplate.
+	// ChatTemplate chooses how chat inputs are formatted: the name of one
+	// of the model's own tokenizer.chat_template.NAME templates (such as
+	// "tool_use"), the name of a llama.cpp built-in template ("chatml",
+	// "llama3", ...; see ChatTemplates), formatted by llama.cpp's
+	// llama_chat_apply_template, or else Jinja text. Jinja templates are
+	// rendered as Hugging Face transformers renders them (package
+	// chattemplate), and parsed at Load, so that a bad one fails there.
+	// Default: the model's tokenizer.chat_template, as Jinja; without one,
+	// chat inputs fail with llm.ErrNoChatTemplate.
 	ChatTemplate string `json:"chat_template,omitempty" yaml:"chat_template,omitempty"`
 	// Structured constrains every input that has no structured output of its own.
 	Structured *llm.StructuredOutput `json:"structured_output,omitempty" yaml:"structured_output,omitempty"`
@@ -43,6 +50,9 @@ type LLM struct {
 	sched  *scheduler
 	hidden *hiddenContext
 	closed bool
+	// chat formats chat inputs; nil when the model has no template and
+	// none is set. Set by Load.
+	chat atomic.Pointer[chatFormat]
 	// inflight counts Generate calls in progress, so Close can cancel them.
 	cancels map[*context.CancelFunc]struct{}
 }
@@ -129,6 +139,12 @@ func (l *LLM) Load(ctx context.Context) error {
 		return err
 	}
 	c.Close()
+	f, err := m.chatFormat(l.opts.ChatTemplate)
+	if err != nil && (l.opts.ChatTemplate != "" || !errors.Is(err, llm.ErrNoChatTemplate)) {
+		m.Close()
+		return err
+	}
+	l.chat.Store(f)
 	l.model = m
 	return nil
 }
@@ -289,15 +305,18 @@ func (l *LLM) prompt(m *Model, in llm.Input) ([]int32, error) {
 	if err := in.Validate(); err != nil {
 		return nil, err
 	}
-	text := in.Prompt
+	text, addSpecial := in.Prompt, true
 	if in.IsChat() {
+		f := l.chat.Load()
+		if f == nil {
+			return nil, errNoChatTemplate(m.path)
+		}
 		var err error
-		text, err = m.ApplyChatTemplate(l.opts.ChatTemplate, in.Messages, true)
-		if err != nil {
+		if text, addSpecial, err = f.format(m, in); err != nil {
 			return nil, err
 		}
 	}
-	toks, err := m.Tokenize(text, true, true)
+	toks, err := m.Tokenize(text, addSpecial, true)
 	if err != nil {
 		return nil, err
 	}

@@ -421,17 +421,22 @@ func (m *Model) Detokenize(tokens []int32, removeSpecial, unparseSpecial bool) (
 }
 
 // ApplyChatTemplate formats messages with a chat template, ending with the
-// assistant's turn when addAssistant is set. template is a template name
-// known to llama.cpp (such as "chatml" or "llama3") or Jinja text that
-// llama.cpp recognises; "" uses the model's own, and a model without one
-// gives llm.ErrNoChatTemplate.
+// assistant's turn when addAssistant is set. template is resolved as
+// Options.ChatTemplate is: "" is the model's own Jinja template, then the
+// name of one of its tokenizer.chat_template.NAME templates, a llama.cpp
+// built-in name (such as "chatml" or "llama3"; see ChatTemplates), or else
+// Jinja text. A model without a template gives llm.ErrNoChatTemplate.
 func (m *Model) ApplyChatTemplate(template string, messages []llm.Message, addAssistant bool) (string, error) {
-	if template == "" {
-		template = m.info.ChatTemplate
+	f, err := m.chatFormat(template)
+	if err != nil {
+		return "", err
 	}
-	if template == "" {
-		return "", fmt.Errorf("%w: %s has no tokenizer.chat_template; set a template (for example \"chatml\") or use a raw prompt", llm.ErrNoChatTemplate, m.path)
-	}
+	return f.apply(m, llm.Input{Messages: messages}, addAssistant, false)
+}
+
+// applyBuiltinTemplate formats messages with llama.cpp's built-in template
+// of that name (llama_chat_apply_template).
+func (m *Model) applyBuiltinTemplate(template string, messages []llm.Message, addAssistant bool) (string, error) {
 	if len(messages) == 0 {
 		return "", fmt.Errorf("%w: no messages", llm.ErrEmptyInput)
 	}
