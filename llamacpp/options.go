@@ -15,10 +15,15 @@ type Options struct {
 	ModelPath string         `json:"model_path" yaml:"model_path"`
 	Model     ModelOptions   `json:"model,omitempty" yaml:"model,omitempty"`
 	Context   ContextOptions `json:"context,omitempty" yaml:"context,omitempty"`
-	// ChatTemplate overrides the model's chat template: a name llama.cpp
-	// knows ("chatml", "llama3", ...; see ChatTemplates) or template text.
-	// Default: the model's tokenizer.chat_template; without one, chat inputs
-	// fail with llm.ErrNoChatTemplate.
+	// ChatTemplate chooses how chat inputs are formatted: the name of one
+	// of the model's own tokenizer.chat_template.NAME templates (such as
+	// "tool_use"), the name of a llama.cpp built-in template ("chatml",
+	// "llama3", ...; see ChatTemplates), formatted by llama.cpp's
+	// llama_chat_apply_template, or else Jinja text. Jinja templates are
+	// rendered as Hugging Face transformers renders them (package
+	// chattemplate), and parsed at Load, so that a bad one fails there.
+	// Default: the model's tokenizer.chat_template, as Jinja; without one,
+	// chat inputs fail with llm.ErrNoChatTemplate.
 	ChatTemplate string `json:"chat_template,omitempty" yaml:"chat_template,omitempty"`
 	// Structured constrains every input that has no structured output of its own.
 	Structured *llm.StructuredOutput `json:"structured_output,omitempty" yaml:"structured_output,omitempty"`
