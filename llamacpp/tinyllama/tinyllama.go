@@ -49,6 +49,15 @@ type Config struct {
 	RMSEps float64
 	// Name is general.name. Default "tinyllama".
 	Name string
+	// Arch is the architecture: "llama" (the default) or "qwen2", a llama
+	// with biases on the query, key and value projections, NeoX-style
+	// RoPE, and a pooling_type that llama.cpp honours (as for
+	// embedding models of that family).
+	Arch string
+	// Pooling, for Arch "qwen2", declares the pooling of the model's own
+	// embeddings ({arch}.pooling_type): "mean", "cls", "last", or ""
+	// (none, the default). llama.cpp reads it for qwen2, not for llama.
+	Pooling string
 }
 
 // Upper bounds Validate enforces: llama.cpp's own (LLAMA_MAX_LAYERS) or far
@@ -100,6 +109,9 @@ func (c Config) WithDefaults() Config {
 	if c.Name == "" {
 		c.Name = "tinyllama"
 	}
+	if c.Arch == "" {
+		c.Arch = "llama"
+	}
 	return c
 }
 
@@ -146,6 +158,15 @@ func (c Config) Validate() error {
 	}
 	if c.Name == "" || strings.ContainsRune(c.Name, 0) {
 		return bad("Name %q is empty or has a NUL", c.Name)
+	}
+	if c.Arch != "llama" && c.Arch != "qwen2" {
+		return bad("Arch %q is not llama or qwen2", c.Arch)
+	}
+	if _, ok := bertPooling[c.Pooling]; !ok && c.Pooling != "" {
+		return bad("Pooling %q is not mean, cls, last or none", c.Pooling)
+	}
+	if c.Pooling != "" && c.Pooling != "none" && c.Arch != "qwen2" {
+		return bad("Pooling %q needs Arch qwen2: llama.cpp ignores llama.pooling_type", c.Pooling)
 	}
 	// Vocabulary size is unknown until the vocab file is read; bound the
 	// rest, and the embeddings in build.
@@ -207,21 +228,25 @@ func Build(cfg Config) (*gguf.Writer, error) {
 	}
 	wt := weightTypes[c.Type]
 	hd := c.headDim()
-	must(w.AddString("general.architecture", "llama"))
+	a := c.Arch + "."
+	must(w.AddString("general.architecture", c.Arch))
 	must(w.AddString("general.name", c.Name))
 	must(w.AddUint32("general.file_type", wt.fileType))
 	if wt.typ == gguf.TypeQ8_0 {
 		must(w.AddUint32("general.quantization_version", 2)) // GGML_QNT_VERSION
 	}
-	must(w.AddUint32("llama.context_length", uint32(c.CtxLen)))
-	must(w.AddUint32("llama.embedding_length", uint32(c.Hidden)))
-	must(w.AddUint32("llama.block_count", uint32(c.Layers)))
-	must(w.AddUint32("llama.feed_forward_length", uint32(c.FF)))
-	must(w.AddUint32("llama.attention.head_count", uint32(c.Heads)))
-	must(w.AddUint32("llama.attention.head_count_kv", uint32(c.KVHeads)))
-	must(w.AddUint32("llama.rope.dimension_count", uint32(hd)))
-	must(w.AddFloat32("llama.rope.freq_base", float32(c.RopeBase)))
-	must(w.AddFloat32("llama.attention.layer_norm_rms_epsilon", float32(c.RMSEps)))
+	must(w.AddUint32(a+"context_length", uint32(c.CtxLen)))
+	must(w.AddUint32(a+"embedding_length", uint32(c.Hidden)))
+	must(w.AddUint32(a+"block_count", uint32(c.Layers)))
+	must(w.AddUint32(a+"feed_forward_length", uint32(c.FF)))
+	must(w.AddUint32(a+"attention.head_count", uint32(c.Heads)))
+	must(w.AddUint32(a+"attention.head_count_kv", uint32(c.KVHeads)))
+	must(w.AddUint32(a+"rope.dimension_count", uint32(hd)))
+	must(w.AddFloat32(a+"rope.freq_base", float32(c.RopeBase)))
+	must(w.AddFloat32(a+"attention.layer_norm_rms_epsilon", float32(c.RMSEps)))
+	if p := bertPooling[c.Pooling]; c.Pooling != "" && p > 0 {
+		must(w.AddUint32(a+"pooling_type", uint32(p)))
+	}
 
 	nVocab, err := addVocab(w, c.Vocab)
 	if err != nil {
@@ -230,7 +255,7 @@ func Build(cfg Config) (*gguf.Writer, error) {
 	if p := c.blockParams()*int64(c.Layers) + 2*int64(nVocab)*int64(c.Hidden); p > MaxParams {
 		return nil, fmt.Errorf("%w: %d parameters with a vocabulary of %d, more than %d", ErrConfig, p, nVocab, int64(MaxParams))
 	}
-	must(w.AddUint32("llama.vocab_size", uint32(nVocab)))
+	must(w.AddUint32(a+"vocab_size", uint32(nVocab)))
 
 	seed := uint64(c.Seed)
 	h, kv, ff, v := uint64(c.Hidden), uint64(c.KVHeads*hd), uint64(c.FF), uint64(nVocab)
@@ -253,6 +278,14 @@ func Build(cfg Config) (*gguf.Writer, error) {
 		matrix(blk+"attn_q.weight", h, h, 1/math.Sqrt(float64(h)))
 		matrix(blk+"attn_k.weight", h, kv, 1/math.Sqrt(float64(h)))
 		matrix(blk+"attn_v.weight", h, kv, 1/math.Sqrt(float64(h)))
+		if c.Arch == "qwen2" {
+			for _, t := range []struct {
+				name string
+				n    uint64
+			}{{"attn_q.bias", h}, {"attn_k.bias", kv}, {"attn_v.bias", kv}} {
+				must(w.AddTensorF32Func(blk+t.name, gguf.TypeF32, []uint64{t.n}, uniform(seed, blk+t.name, 0.1, 0)))
+			}
+		}
 		matrix(blk+"attn_output.weight", h, h, 1/math.Sqrt(float64(h)))
 		norm(blk + "ffn_norm.weight")
 		matrix(blk+"ffn_gate.weight", h, ff, 1/math.Sqrt(float64(h)))

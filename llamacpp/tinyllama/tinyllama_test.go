@@ -115,6 +115,9 @@ func TestValidate(t *testing.T) {
 		"eps NaN":                 {RMSEps: math.NaN()},
 		"type upper case":         {Type: "F16"},
 		"layers one past the max": {Layers: tinyllama.MaxLayers + 1},
+		"unknown arch":            {Arch: "gpt2"},
+		"unknown pooling":         {Arch: "qwen2", Pooling: "max"},
+		"pooling on llama":        {Pooling: "mean"},
 	} {
 		err := c.Validate()
 		assert.ErrorIs(t, err, tinyllama.ErrConfig, name)
@@ -128,7 +131,7 @@ func TestValidate(t *testing.T) {
 func TestDefaults(t *testing.T) {
 	c := tinyllama.Config{}.WithDefaults()
 	assert.Equal(t, tinyllama.Config{Layers: 2, Hidden: 64, Heads: 4, KVHeads: 2, FF: 176, CtxLen: 512, Seed: 1,
-		Type: "f32", RopeBase: 10000, RMSEps: 1e-5, Name: "tinyllama"}, c)
+		Type: "f32", RopeBase: 10000, RMSEps: 1e-5, Name: "tinyllama", Arch: "llama"}, c)
 	assert.Equal(t, 6, tinyllama.Config{Heads: 12}.WithDefaults().KVHeads)
 	assert.Equal(t, 3, tinyllama.Config{Heads: 3}.WithDefaults().KVHeads)
 }
