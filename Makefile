@@ -23,6 +23,7 @@ build:
 test:
 	$(ENV) $(GO) vet ./...
 	$(ENV) $(GO) test -count=1 -timeout 40m ./...
+	$(ENV) $(GO) test -count=1 -timeout 40m -race ./llamacpp/engine/
 	$(ENV) $(GO) test -count=1 -timeout 40m -race -run 'Race|Concurrent' ./llamacpp/
 
 test-short:

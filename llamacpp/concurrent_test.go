@@ -3,13 +3,19 @@ package llamacpp_test
 import (
 	"context"
 	"fmt"
+	"math"
+	"path/filepath"
 	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/locallm/locallm/hiddenstates"
 	"github.com/locallm/locallm/llamacpp"
+	"github.com/locallm/locallm/llamacpp/tinyllama"
 	"github.com/locallm/locallm/llm"
 )
 
@@ -89,4 +95,108 @@ func TestConcurrentCloseRace(t *testing.T) {
 	}()
 	require.NoError(t, l.Close())
 	wg.Wait()
+}
+
+// tinyPooled writes a tiny qwen2 decoder that declares mean pooling (as
+// embedding models of that family do): one model that generates, gives
+// hidden states and embeds.
+func tinyPooled(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "tiny-qwen2-mean.gguf")
+	require.NoError(t, tinyllama.Write(path, tinyllama.Config{Arch: "qwen2", Pooling: "mean"}))
+	return path
+}
+
+// TestConcurrentMixedWork: generations, hidden-state reads and embeddings
+// from many goroutines on one LLM share its one scheduler: every result
+// equals the same request's result alone (greedy tokens exactly; hidden
+// states and embeddings to float rounding, since batch shapes differ), and
+// the embedding is the mean of the final hidden states (an independent
+// check of the pooled path). Run under -race by make test.
+func TestConcurrentMixedWork(t *testing.T) {
+	l := openLLM(t, tinyPooled(t), llamacpp.ContextOptions{Sequences: 8, CacheType: llamacpp.CacheF32, FlashAttention: llamacpp.FlashOff})
+	ctx := context.Background()
+	params := llm.GenerationParams{MaxNewTokens: 12, IgnoreEOS: true}
+	prompts := []string{"one two three", "the cat sat on the mat", "x", "a somewhat longer input of words to read"}
+	wantGen := map[string]string{}
+	wantHS := map[string]*mat.Dense{}
+	wantEmb := map[string][]float32{}
+	for _, p := range prompts {
+		out, err := l.Generate(ctx, []llm.Input{llm.Prompt(p)}, 1, params)
+		require.NoError(t, err)
+		wantGen[p] = out[0].Generations[0]
+		hs, err := l.HiddenStates(ctx, []llm.Input{llm.Prompt(p)}, []int{1, -1})
+		require.NoError(t, err)
+		wantHS[p] = hs[0].States[1]
+		emb, err := l.Embed(ctx, []llm.Input{llm.Prompt(p)})
+		require.NoError(t, err)
+		wantEmb[p] = emb[0]
+		mean := hiddenstates.Pool(nil, hs[0].States[1], nil, hiddenstates.Mean)
+		for k := range emb[0] {
+			assert.InDelta(t, mean[k], float64(emb[0][k]), 1e-5, "embedding = mean of the final hidden states")
+		}
+	}
+	rounds := 12
+	if testing.Short() {
+		rounds = 3
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 3*rounds*len(prompts))
+	for r := 0; r < rounds; r++ {
+		for i, p := range prompts {
+			wg.Add(3)
+			go func() {
+				defer wg.Done()
+				out, err := l.Generate(ctx, []llm.Input{llm.Prompt(p)}, 1+i%2, params)
+				if err == nil {
+					err = out[0].Err
+				}
+				if err == nil && out[0].Generations[0] != wantGen[p] {
+					err = fmt.Errorf("generation of %q: %q, alone %q", p, out[0].Generations[0], wantGen[p])
+				}
+				if err != nil {
+					errs <- err
+				}
+			}()
+			go func() {
+				defer wg.Done()
+				hs, err := l.HiddenStates(ctx, []llm.Input{llm.Prompt(p)}, []int{1, -1})
+				if err == nil {
+					err = hs[0].Err
+				}
+				if err == nil {
+					var d mat.Dense
+					d.Sub(hs[0].States[1], wantHS[p])
+					if m := mat.Norm(&d, math.Inf(1)); m > 1e-4 {
+						err = fmt.Errorf("hidden states of %q differ from alone by %g", p, m)
+					}
+				}
+				if err != nil {
+					errs <- err
+				}
+			}()
+			go func() {
+				defer wg.Done()
+				emb, err := l.Embed(ctx, []llm.Input{llm.Prompt(p)})
+				if err == nil {
+					for k, v := range emb[0] {
+						if math.Abs(float64(v-wantEmb[p][k])) > 1e-4 {
+							err = fmt.Errorf("embedding of %q differs from alone at %d: %g, %g", p, k, v, wantEmb[p][k])
+							break
+						}
+					}
+				}
+				if err != nil {
+					errs <- err
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		assert.NoError(t, err)
+	}
+	st := l.Stats()
+	assert.Greater(t, float64(st.DecodedTokens)/float64(st.Decodes), 2.0, "mixed work shared decodes")
 }

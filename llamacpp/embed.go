@@ -2,6 +2,7 @@ package llamacpp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -36,11 +37,11 @@ func (l *LLM) Embed(ctx context.Context, inputs []llm.Input) ([][]float32, error
 	}
 	defer release()
 	info := m.Info()
-	switch declaredPooling(info) {
-	case "none":
+	// A model whose metadata declares no pooling has none; one that does
+	// may still have none (llama.cpp reads the key for some architectures
+	// only), which the engine finds from the context.
+	if declaredPooling(info) == "none" {
 		return nil, fmt.Errorf("%w (%s)", ErrNoPooling, info.Architecture)
-	case "rank":
-		return nil, fmt.Errorf("%w: the model is a reranker (pooling rank): its pooled output is a relevance score, not an embedding", llm.ErrBadInput)
 	}
 	p := l.opts.Context.params().WithDefaults()
 	limit := min(p.BatchSize, p.UBatchSize)
@@ -73,6 +74,9 @@ func (l *LLM) Embed(ctx context.Context, inputs []llm.Input) ([][]float32, error
 		if err != nil {
 			if ctxErr := ctx.Err(); ctxErr != nil {
 				return nil, ctxErr
+			}
+			if errors.Is(err, ErrNoPooling) {
+				return nil, fmt.Errorf("%w (%s)", ErrNoPooling, info.Architecture)
 			}
 			return nil, fmt.Errorf("llamacpp: embed input %d: %w", i, err)
 		}

@@ -3,6 +3,7 @@ package llamacpp_test
 import (
 	"context"
 	"math"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/locallm/locallm/llamacpp"
 	"github.com/locallm/locallm/llamacpp/llama"
+	"github.com/locallm/locallm/llamacpp/tinyllama"
 	"github.com/locallm/locallm/llm"
 )
 
@@ -138,4 +140,35 @@ func TestLowLevelGuards(t *testing.T) {
 	require.NoError(t, m.Close())
 	_, err = m.Tokenize("x", true, false)
 	assert.ErrorIs(t, err, llm.ErrClosed)
+}
+
+// TestPooledBatchNeedsOutputs: with pooled embeddings on, a batch with a
+// token that is not an output is an error, not a GGML_ASSERT abort.
+func TestPooledBatchNeedsOutputs(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "qwen2-mean.gguf")
+	require.NoError(t, tinyllama.Write(path, tinyllama.Config{Arch: "qwen2", Pooling: "mean"}))
+	m, err := llama.LoadModel(context.Background(), path, nil)
+	require.NoError(t, err)
+	defer m.Close()
+	c, err := m.NewContext(&llama.ContextParams{ContextSize: 256, Threads: 1, Embeddings: true})
+	require.NoError(t, err)
+	defer c.Close()
+	require.Equal(t, "mean", c.PoolingType())
+	b, err := llama.NewBatch(8, 1)
+	require.NoError(t, err)
+	defer b.Close()
+	toks, err := m.Tokenize("one two three", true, false)
+	require.NoError(t, err)
+	for p, tk := range toks {
+		_, err := b.Add(tk, p, []int32{0}, p == len(toks)-1)
+		require.NoError(t, err)
+	}
+	assert.ErrorContains(t, c.Decode(context.Background(), b), "every token of a batch must be an output")
+	for i := range toks {
+		b.SetOutput(i, true)
+	}
+	require.NoError(t, c.Decode(context.Background(), b))
+	v, err := c.SequenceEmbedding(0)
+	require.NoError(t, err)
+	assert.Len(t, v, m.Info().NEmbd)
 }

@@ -69,7 +69,8 @@ type Context interface {
 
 	// Pooling is the model's pooling of embeddings: "none", "mean",
 	// "cls", "last" or "rank". SetEmbeddings turns pooled embeddings on
-	// for the following decodes; SequenceEmbedding reads one.
+	// for the following decodes; SequenceEmbedding reads one. With them on,
+	// every token of a batch must be an output.
 	Pooling() string
 	SetEmbeddings(on bool)
 	SequenceEmbedding(seq int32) ([]float32, error)
@@ -93,6 +94,8 @@ type Batch interface {
 	// Add appends a token at position pos of the given sequences, its
 	// logits computed when output is set, and returns its batch index.
 	Add(tok int32, pos int, seqs []int32, output bool) (int, error)
+	// SetOutput marks token i for output, or not.
+	SetOutput(i int, output bool)
 	Close() error
 }
 

@@ -200,10 +200,11 @@ func (e *Engine) start() {
 	e.startOnce.Do(func() { go e.loop() })
 }
 
-// enqueue hands a job to the scheduler and waits for it to finish.
+// run hands a job to the scheduler and waits for it to finish.
 func (e *Engine) run(ctx context.Context, j *job) error {
 	select {
 	case <-e.stop:
+		j.abandon(ErrClosed, llm.FinishError)
 		return ErrClosed
 	default:
 	}
@@ -213,10 +214,10 @@ func (e *Engine) run(ctx context.Context, j *job) error {
 	select {
 	case e.submit <- j:
 	case <-e.stop:
-		j.release()
+		j.abandon(ErrClosed, llm.FinishError)
 		return ErrClosed
 	case <-ctx.Done():
-		j.release()
+		j.abandon(ctx.Err(), llm.FinishCancelled)
 		return ctx.Err()
 	}
 	<-j.done

@@ -16,7 +16,7 @@ var errDeadEnd = errors.New("engine: the grammar allows no token")
 // sample picks q's next token from batch output idx and applies it.
 func (s *scheduler) sample(r *run, q *sequence, idx int) {
 	g := r.job.gen
-	tok, err := s.choose(q, idx)
+	tok, err := s.choose(r, q, idx)
 	if err != nil {
 		if q.guide != nil && (errors.Is(err, errDeadEnd) || errors.Is(err, ErrNoToken)) {
 			// The grammar is complete and end-of-generation is banned
@@ -47,7 +47,7 @@ func (s *scheduler) sample(r *run, q *sequence, idx int) {
 	q.nOut++
 	before := len(q.text)
 	q.text = append(q.text, s.v.tokenText(tok)...)
-	if q.guide != nil && q.phase != reasoning {
+	if q.guide != nil && (q.phase == noReasoning || q.phase == answering || q.phase == undecided && !s.opens(g.req.Reasoning, tok)) {
 		if err := q.guide.accept(s.v, tok); err != nil {
 			// choose checked it: the guide and its own check disagree.
 			r.err = err
@@ -77,22 +77,52 @@ func (s *scheduler) sample(r *run, q *sequence, idx int) {
 // grammar allows it; otherwise the guide lists every allowed token and the
 // sampler draws again among them only (as llama.cpp's own grammar
 // sampling does: sample, check, and mask only on rejection).
-func (s *scheduler) choose(q *sequence, idx int) (int32, error) {
+//
+// Before the output has said whether it reasons, a token that opens the
+// reasoning block is allowed too: the grammar constrains the answer.
+func (s *scheduler) choose(r *run, q *sequence, idx int) (int32, error) {
 	tok, err := s.ctx.Sample(q.sampler, idx)
 	if q.guide == nil || q.phase == reasoning {
 		return tok, err
 	}
-	if err == nil && q.guide.allows(s.v, tok) {
+	rs := r.job.gen.req.Reasoning
+	open := q.phase == undecided && len(q.text) == 0
+	if err == nil && (q.guide.allows(s.v, tok) || open && s.opens(rs, tok)) {
 		return tok, nil
 	}
 	if err != nil && !errors.Is(err, ErrNoToken) {
 		return 0, err
 	}
 	s.cands = q.guide.allowed(s.v, s.cands[:0])
+	if open {
+		s.cands = append(s.cands, s.openTokens(rs)...)
+	}
 	if len(s.cands) == 0 {
 		return 0, errDeadEnd
 	}
 	return s.ctx.SampleFrom(q.sampler, idx, s.cands)
+}
+
+// opens reports whether tok's text is the reasoning block's open marker.
+func (s *scheduler) opens(rs *Reasoning, tok int32) bool {
+	return rs != nil && string(s.v.tokenText(tok)) == rs.Open
+}
+
+// openTokens lists the tokens whose text is the open marker.
+func (s *scheduler) openTokens(rs *Reasoning) []int32 {
+	if s.open == nil {
+		s.open = map[string][]int32{}
+	}
+	toks, ok := s.open[rs.Open]
+	if !ok {
+		for t := range s.v.text {
+			if s.opens(rs, int32(t)) {
+				toks = append(toks, int32(t))
+			}
+		}
+		s.open[rs.Open] = toks
+	}
+	return toks
 }
 
 // reason follows the reasoning block: it finds where the output opens and
@@ -114,8 +144,8 @@ func (s *scheduler) reason(r *run, q *sequence, before int) {
 			q.phase, q.rStart = reasoning, i+len(rs.Open)
 			q.guide = nil // the grammar constrains the answer, after the block
 			before = q.rStart
-		case len(t) < len(rs.Open) && bytes.HasPrefix([]byte(rs.Open), t):
-			return // may still open it
+		case len(t) < len(rs.Open) && bytes.HasPrefix([]byte(rs.Open), t) && q.guide == nil:
+			return // may still open it (with a grammar, only a token of the whole marker opens it)
 		default:
 			q.phase = noReasoning
 		}

@@ -43,6 +43,17 @@ func (j *job) finish(err error) {
 	close(j.done)
 }
 
+// abandon ends a job the scheduler never took.
+func (j *job) abandon(err error, reason llm.FinishReason) {
+	j.err = err
+	if j.gen != nil {
+		for _, q := range j.gen.seqs {
+			q.done, q.reason = true, reason
+		}
+	}
+	j.release()
+}
+
 // release frees what the job holds before it runs: its samplers.
 func (j *job) release() {
 	if j.gen == nil {

@@ -62,6 +62,7 @@ type scheduler struct {
 	one       []int32
 	cands     []int32
 	logits    []float32
+	open      map[string][]int32 // tokens whose text is a reasoning open marker
 }
 
 func (e *Engine) loop() {
@@ -153,16 +154,12 @@ func (s *scheduler) shutdown() {
 }
 
 func (s *scheduler) failWaiting(j *job, err error) {
-	if j.gen != nil {
-		reason := llm.FinishError
-		if errors.Is(err, j.ctx.Err()) && j.ctx.Err() != nil {
-			reason = llm.FinishCancelled
-		}
-		for _, q := range j.gen.seqs {
-			q.done, q.reason = true, reason
-		}
+	reason := llm.FinishError
+	if errors.Is(err, j.ctx.Err()) && j.ctx.Err() != nil {
+		reason = llm.FinishCancelled
 	}
-	j.finish(err)
+	j.abandon(err, reason)
+	close(j.done)
 }
 
 func (s *scheduler) closeContext() {
@@ -516,6 +513,19 @@ func (s *scheduler) step() {
 		return
 	}
 
+	if hasEmbed {
+		// Pooling reads every token of the batch as an output row, so all
+		// are outputs; a capture's final-layer rows are then at its batch
+		// indices.
+		for i := 0; i < b.Len(); i++ {
+			b.SetOutput(i, true)
+		}
+		for _, r := range s.running {
+			if r.inStep && r.job.kind == captureJob {
+				r.out0 = r.batch0
+			}
+		}
+	}
 	stopEarly := !hasGen && !hasEmbed
 	if len(layers) > 0 || s.captureOn {
 		if err := s.ctx.SetCapture(layers, stopEarly); err != nil {
@@ -532,6 +542,11 @@ func (s *scheduler) step() {
 	s.e.decodes.Add(1)
 	s.e.decodedTokens.Add(int64(b.Len()))
 	if err != nil {
+		select {
+		case <-s.e.stop:
+			err = ErrClosed // Close aborted the decode
+		default:
+		}
 		s.failStep(err)
 		return
 	}

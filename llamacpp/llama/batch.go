@@ -131,6 +131,17 @@ func (b *Batch) check(c *Context) error {
 		// aborts on a larger one.
 		return fmt.Errorf("%w: batch of %d tokens exceeds the physical batch size %d of a model without KV cache", ErrBadOption, b.n, c.nUBatch)
 	}
+	if c.embd && C.llama_pooling_type(c.c) != C.LLAMA_POOLING_TYPE_NONE {
+		// Pooling multiplies the output rows by a matrix over all of the
+		// batch's tokens (ollama's patch 0021 stops llama.cpp from forcing
+		// every token to be an output): a token that is not one would make
+		// ggml assert.
+		for i := 0; i < b.n; i++ {
+			if b.logits[i] == 0 {
+				return fmt.Errorf("%w: with pooled embeddings on, every token of a batch must be an output (token %d is not)", ErrBadOption, i)
+			}
+		}
+	}
 	nv := C.llama_token(c.model.nVocab)
 	for i := 0; i < b.n; i++ {
 		if b.token[i] < 0 || b.token[i] >= nv {
