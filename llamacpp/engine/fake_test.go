@@ -426,9 +426,9 @@ type fakeBatch struct {
 	out  []bool
 }
 
-func (b *fakeBatch) Clear()    { b.n, b.toks, b.pos, b.seqs, b.out = 0, nil, nil, nil, nil }
-func (b *fakeBatch) Len() int  { return b.n }
-func (b *fakeBatch) Cap() int  { return b.cap }
+func (b *fakeBatch) Clear()   { b.n, b.toks, b.pos, b.seqs, b.out = 0, nil, nil, nil, nil }
+func (b *fakeBatch) Len() int { return b.n }
+func (b *fakeBatch) Cap() int { return b.cap }
 func (b *fakeBatch) Close() error {
 	b.f.live.Add(-1)
 	return nil
