@@ -367,3 +367,28 @@ func TestSharedPrefix(t *testing.T) {
 	assert.Greater(t, cached, 2*16, "the shared system prompt should be evaluated once, not four times")
 	t.Logf("prompt tokens reused: %d", cached)
 }
+
+// TestSeedReproducible: generation i of n draws with seed+i, so it equals a
+// single generation with that seed, with and without a schema (whose
+// grammar masks are drawn from the same seeded sampler).
+func TestSeedReproducible(t *testing.T) {
+	l := openLLM(t, tinyModel(t, "llama-spm"), llamacpp.ContextOptions{})
+	ctx := context.Background()
+	for _, schema := range []string{"", `{"type":"object","properties":{"name":{"type":"string"},"age":{"type":"integer"}},"required":["name","age"]}`} {
+		in := llm.Prompt("Answer in JSON: ")
+		if schema != "" {
+			in.Structured = &llm.StructuredOutput{Schema: schema}
+		}
+		p := llm.GenerationParams{MaxNewTokens: 40, Temperature: 0.8, TopK: 40, TopP: 0.95, MinP: 0.05, Seed: 3}
+		six, err := l.Generate(ctx, []llm.Input{in}, 6, p)
+		require.NoError(t, err)
+		require.NoError(t, six[0].Err)
+		for i := 0; i < 6; i++ {
+			q := p
+			q.Seed = p.Seed + int64(i)
+			one, err := l.Generate(ctx, []llm.Input{in}, 1, q)
+			require.NoError(t, err)
+			assert.Equal(t, one[0].Generations[0], six[0].Generations[i], "schema %v, generation %d", schema != "", i)
+		}
+	}
+}
