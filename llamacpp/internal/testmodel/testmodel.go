@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 
 	"github.com/locallm/locallm/llamacpp/llama"
@@ -47,11 +48,13 @@ var (
 
 // Bench returns the benchmark model in type typ ("f16", or "q8_0" made with
 // llama.cpp's quantiser), written on first use to .models/ at the
-// repository's root (ignored by git) and kept there between runs.
+// repository's root (ignored by git) and kept there between runs. The
+// types "qwen2-f16" and "qwen2-q8_0" are the same shapes as a qwen2 model
+// that declares mean pooling: a decoder that generates and embeds.
 func Bench(typ string) (string, error) {
 	benchMu.Lock()
 	defer benchMu.Unlock()
-	if p, ok := benchPaths[typ]; ok {
+	if p, ok := benchPaths["bench-134m-"+typ]; ok {
 		return p, nil
 	}
 	vocab, err := Vocab("llama-spm")
@@ -62,10 +65,15 @@ func Bench(typ string) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	f16 := filepath.Join(dir, "bench-134m-f16.gguf")
+	cfg := BenchConfig
+	cfg.Vocab = vocab
+	name := "bench-134m"
+	if rest, ok := strings.CutPrefix(typ, "qwen2-"); ok {
+		cfg.Arch, cfg.Pooling, cfg.Name = "qwen2", "mean", "bench-134m-qwen2"
+		name, typ = "bench-134m-qwen2", rest
+	}
+	f16 := filepath.Join(dir, name+"-f16.gguf")
 	if _, err := os.Stat(f16); err != nil {
-		cfg := BenchConfig
-		cfg.Vocab = vocab
 		if err := tinyllama.Write(f16+".tmp", cfg); err != nil {
 			return "", err
 		}
@@ -75,7 +83,7 @@ func Bench(typ string) (string, error) {
 	}
 	p := f16
 	if typ != "f16" {
-		p = filepath.Join(dir, "bench-134m-"+typ+".gguf")
+		p = filepath.Join(dir, name+"-"+typ+".gguf")
 		if _, err := os.Stat(p); err != nil {
 			if err := llama.Quantize(context.Background(), f16, p+".tmp", llama.QuantizeOptions{Type: typ}); err != nil {
 				return "", err
@@ -85,6 +93,6 @@ func Bench(typ string) (string, error) {
 			}
 		}
 	}
-	benchPaths[typ] = p
+	benchPaths[name+"-"+typ] = p
 	return p, nil
 }
