@@ -290,3 +290,24 @@ func TestRunWarnsOfForeignIDs(t *testing.T) {
 	assert.Equal(t, 1, sum.Foreign)
 	assert.Contains(t, msgs.String(), "holds 1 ids that are not rows of this input")
 }
+
+func TestInputKeys(t *testing.T) {
+	dir := t.TempDir()
+	in := writeInput(t, dir, `{"id": "b"}`, `not json`, ``, `{"id": 2, "x": 1}`, `{"text": "no id"}`, `{"id": "a"}`)
+	keys, err := InputKeys(in, Shard{})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"b", "2", "a"}, keys)
+	var all []string
+	for i := range 2 {
+		part, err := InputKeys(in, Shard{i, 2})
+		require.NoError(t, err)
+		for _, k := range part {
+			assert.Equal(t, i, ShardOf(k, 2))
+		}
+		all = append(all, part...)
+	}
+	assert.ElementsMatch(t, keys, all)
+	in = writeInput(t, dir, `{"id": "b"}`, `{"id": "c"}`, `{"id": "b"}`)
+	_, err = InputKeys(in, Shard{})
+	assert.ErrorContains(t, err, `id "b" on lines 1 and 3`)
+}
