@@ -16,6 +16,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/locallm/locallm/cmd/locallm/internal/job"
 )
 
 // cliHelperEnv makes TestCLIHelper act as the locallm command.
@@ -134,7 +136,7 @@ func checkCompleteLines(t *testing.T, data []byte) {
 	for i, line := range lines[:len(lines)-1] {
 		var r outputRow
 		require.NoError(t, json.Unmarshal(line, &r), "line %d: %q", i+1, line)
-		k, err := idKey(r.ID)
+		k, err := job.IDKey(r.ID)
 		require.NoError(t, err)
 		require.False(t, seen[k], "id %s twice", k)
 		seen[k] = true

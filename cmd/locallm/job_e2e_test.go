@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/locallm/locallm/cmd/locallm/internal/job"
 	"github.com/locallm/locallm/hiddenstates"
 	"github.com/locallm/locallm/llamacpp"
 	"github.com/locallm/locallm/llamacpp/tinyllama"
@@ -93,9 +94,9 @@ func TestGenerateJobEndToEnd(t *testing.T) {
 	assert.Equal(t, []int{2, 2, 2}, rows["own"].Statistics.OutputTokens)
 	errs := readErrors(t, out)
 	require.Len(t, errs, 2)
-	got := map[string]rowError{}
+	got := map[string]job.RowError{}
 	for _, e := range errs {
-		k, _ := idKey(e.ID)
+		k, _ := job.IDKey(e.ID)
 		got[k] = e
 	}
 	assert.Contains(t, got["long"].Error, "does not fit the context")
@@ -171,7 +172,7 @@ func TestGenerateJobFailsBeforeRows(t *testing.T) {
 			code, _, e := cli(t, args...)
 			assert.Equal(t, tc.code, code, e)
 			assert.NoFileExists(t, out)
-			assert.NoFileExists(t, errorsPath(out))
+			assert.NoFileExists(t, job.ErrorsPath(out))
 		})
 	}
 }
@@ -193,7 +194,7 @@ func TestEmbedEndToEnd(t *testing.T) {
 	code, _, e := cli(t, "embed", "--model", model, "--threads", "1", "--ctx", "512", "--input", in, "--output", out,
 		"--pooling", "mean", "--normalize", "--plot", plot, "--quiet")
 	require.Equal(t, 0, code, e)
-	assert.Contains(t, e, "2 rows failed")
+	assert.Contains(t, e, "12 of 14 rows are in "+out+" (12 this run); 2 failed, see "+job.ErrorsPath(out))
 
 	f, err := os.Open(out)
 	require.NoError(t, err)
@@ -309,6 +310,7 @@ func TestHiddenEndToEnd(t *testing.T) {
 	assert.Len(t, readErrors(t, out), 1)
 	left, _ := filepath.Glob(filepath.Join(dir, ".rows*"))
 	assert.Empty(t, left, "temporary files are removed")
+	assert.NoFileExists(t, out+".part", "the parts go once joined")
 
 	// A layer the model lacks fails before anything is written.
 	code, _, e = cli(t, append(common, "--prompt", "x", "--layers", "3", "--output", filepath.Join(dir, "none.npy"))...)
