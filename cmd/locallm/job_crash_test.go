@@ -142,3 +142,139 @@ func checkCompleteLines(t *testing.T, data []byte) {
 		seen[k] = true
 	}
 }
+
+// longRows are rows of 20 to 49 words, so that embedding 300 of them
+// with the tiny model takes a few seconds: long enough to be killed at
+// many moments.
+func longRows(n int) []string {
+	var rows []string
+	for i := range n {
+		words := make([]string, 20+i%30)
+		for j := range words {
+			words[j] = fmt.Sprintf("word%d", (i*7+j)%50)
+		}
+		rows = append(rows, fmt.Sprintf(`{"id": "e%d", "prompt": %q}`, i, strings.Join(words, " ")))
+	}
+	return rows
+}
+
+// killAndResume runs the command args (which writes files) to the end
+// once without a stop, then again, killed with SIGKILL at random moments
+// and resumed each time, and checks that the files it writes at the end
+// are byte for byte those of the run without a stop. A run that finishes
+// before its kill is checked too, and its files removed to start over.
+// progress(out) says how much a killed run left on disk for the next.
+func killAndResume(t *testing.T, args func(out string) []string, files func(out string) []string, progress func(out string) int64, wantKills int) {
+	t.Helper()
+	if n, err := strconv.Atoi(os.Getenv("LOCALLM_CRASH_KILLS")); err == nil && n > 0 {
+		wantKills = n // for a longer run by hand
+	}
+	dir := t.TempDir()
+	ref := filepath.Join(dir, "ref.npy")
+	start := time.Now()
+	cmd := cliCommand(args(ref)...)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	whole := time.Since(start)
+	read := func(out string) map[string][]byte {
+		m := map[string][]byte{}
+		for _, f := range files(out) {
+			data, err := os.ReadFile(f)
+			require.NoError(t, err)
+			m[strings.TrimPrefix(f, strings.TrimSuffix(out, ".npy"))] = data
+		}
+		return m
+	}
+	want := read(ref)
+
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("random seed %d; an uninterrupted run takes %v", seed, whole.Round(time.Millisecond))
+	rng := rand.New(rand.NewPCG(seed, 2))
+	target := filepath.Join(dir, "out.npy")
+	kills, midway := 0, 0
+	var history []string
+	for attempt := 0; kills < wantKills && attempt < 4*wantKills; attempt++ {
+		cmd := cliCommand(args(target)...)
+		var errBuf bytes.Buffer
+		cmd.Stderr = &errBuf
+		require.NoError(t, cmd.Start())
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		// Within the first third of a whole run, so that the kills
+		// mostly fall in one chain of resumed runs, each doing a part.
+		wait := 10*time.Millisecond + time.Duration(rng.Int64N(int64(whole/3)))
+		select {
+		case err := <-exited:
+			require.NoError(t, err, "the job failed: %s", errBuf.String())
+			assert.Equal(t, want, read(target), "a run that finished before its kill")
+			for _, f := range files(target) {
+				require.NoError(t, os.Remove(f))
+			}
+			history = append(history, "finished; started over")
+			continue
+		case <-time.After(wait):
+		}
+		require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+		<-exited
+		kills++
+		n := progress(target)
+		if n > 0 {
+			midway++
+		}
+		history = append(history, fmt.Sprintf("kill after %v: %d rows' bytes in the part log", wait.Round(time.Millisecond), n))
+		assert.NotContains(t, errBuf.String(), "panic", "stderr of the killed run")
+	}
+	cmd = cliCommand(args(target)...)
+	out, err = cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	t.Logf("%d kills: %s", kills, strings.Join(history, "; "))
+	assert.Equal(t, want, read(target), "the resumed job's files equal an uninterrupted run's")
+	assert.NoFileExists(t, target+".part")
+	assert.GreaterOrEqual(t, kills, wantKills-1, "the job was killed too rarely: %v", history)
+	assert.Greater(t, midway, 0, "no kill landed after rows were kept: %v", history)
+}
+
+// partBytes is how much of an output's part log may hold rows: its size
+// beyond its header (the magic and the settings, under 256 bytes), 0 if it
+// holds none.
+func partBytes(out string) int64 {
+	st, err := os.Stat(out + ".part")
+	if err != nil || st.Size() <= 256 {
+		return 0
+	}
+	return st.Size()
+}
+
+// Embed killed with SIGKILL four times at random moments and resumed: the
+// final .npy and ids equal an uninterrupted run's, byte for byte.
+func TestEmbedJobSurvivesSIGKILL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the tiny model in subprocesses for some seconds")
+	}
+	model := tinyModel(t)
+	in := filepath.Join(t.TempDir(), "in.jsonl")
+	writeLines(t, in, longRows(300)...)
+	killAndResume(t, func(out string) []string {
+		return []string{"embed", "--model", model, "--threads", "1", "--ctx", "2048", "--batch-rows", "4",
+			"--input", in, "--output", out, "--pooling", "mean", "--normalize", "--quiet"}
+	}, func(out string) []string {
+		return []string{out, strings.TrimSuffix(out, ".npy") + ".ids.json"}
+	}, partBytes, 4)
+}
+
+// The same for hidden, with three layers.
+func TestHiddenJobSurvivesSIGKILL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the tiny model in subprocesses for some seconds")
+	}
+	model := tinyModel(t)
+	in := filepath.Join(t.TempDir(), "in.jsonl")
+	writeLines(t, in, longRows(150)...)
+	killAndResume(t, func(out string) []string {
+		return []string{"hidden", "--model", model, "--threads", "1", "--ctx", "2048", "--batch-rows", "4",
+			"--input", in, "--output", out, "--layers", "-1,0,1", "--quiet"}
+	}, func(out string) []string {
+		base := strings.TrimSuffix(out, ".npy")
+		return []string{out, base + ".tokens.npy", base + ".offsets.npy", base + ".ids.json"}
+	}, partBytes, 3)
+}
