@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -210,6 +211,51 @@ func TestSlurmGenerateArray(t *testing.T) {
 	data, err := os.ReadFile(merged)
 	require.NoError(t, err)
 	assert.True(t, strings.HasPrefix(string(data), `{"id":"r0",`), "merged output starts with the first input row")
+}
+
+// The same for embed: 4 tasks over 200 rows, one requeued while it runs;
+// the merged .npy and ids equal, byte for byte, one process's over the
+// whole input.
+func TestSlurmEmbedArray(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a Slurm cluster")
+	}
+	c := slurmtest.Start(t)
+	model := slowTinyModel(t)
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.jsonl")
+	writeLines(t, in, longRows(200)...)
+	args := []string{"embed", "--model", model, "--input", in, "--ctx", "2048", "--batch-rows", "4", "--pooling", "mean", "--normalize"}
+
+	a := submitShards(t, c, dir, 4, args...)
+	requeued := a.requeueMidway(t, 10, func(i int) int {
+		return int(partBytes(a.output(i)) / (4 * 256)) // a row is 256 float32
+	})
+	merged := filepath.Join(dir, "merged.npy")
+	a.mergeAfter(t, merged, in)
+	a.wait(t, requeued)
+	for i := range 4 {
+		assert.NoFileExists(t, a.output(i)+".part", "shard %d joined its parts", i)
+	}
+
+	whole := filepath.Join(dir, "whole.npy")
+	code, _, e := cli(t, append(args, "--threads", "1", "--output", whole, "--quiet")...)
+	require.Equal(t, 0, code, e)
+	for _, suffix := range []string{".npy", ".ids.json"} {
+		got, err := os.ReadFile(strings.TrimSuffix(merged, ".npy") + suffix)
+		require.NoError(t, err)
+		want, err := os.ReadFile(strings.TrimSuffix(whole, ".npy") + suffix)
+		require.NoError(t, err)
+		assert.True(t, bytes.Equal(want, got), "merged%s differs from one process's", suffix)
+	}
+	var ids []string
+	data, err := os.ReadFile(strings.TrimSuffix(merged, ".npy") + ".ids.json")
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(data, &ids))
+	require.Len(t, ids, 200)
+	for i, id := range ids {
+		require.Equal(t, fmt.Sprintf("e%d", i), id, "every id once, in input order")
+	}
 }
 
 // k8sJob is the part of a Kubernetes Job manifest that the test reads.

@@ -327,3 +327,55 @@ func readNPY[T hiddenstates.Elem](t *testing.T, path string) ([]int, []T) {
 	require.NoError(t, err)
 	return shape, data
 }
+
+// Shards of embed and of hidden, merged, are byte for byte one run over the
+// whole input; merge refuses a shard that has not finished.
+func TestArrayShardsMergeEqualsWhole(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the tiny model")
+	}
+	model := tinyModel(t)
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.jsonl")
+	writeLines(t, in, append(promptRows(30), `{"id": "bad"}`)...)
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		files []string
+	}{
+		{"embed", []string{"embed", "--pooling", "last"}, []string{".npy", ".ids.json"}},
+		{"hidden", []string{"hidden", "--layers", "2,0"}, []string{".npy", ".tokens.npy", ".offsets.npy", ".ids.json"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			common := append(tc.args, "--model", model, "--threads", "1", "--ctx", "512", "--input", in, "--batch-rows", "3", "--quiet")
+			whole := filepath.Join(dir, tc.name+"-whole.npy")
+			code, _, e := cli(t, append(common, "--output", whole)...)
+			require.Equal(t, 0, code, e)
+			var shards []string
+			for i := range 3 {
+				p := filepath.Join(dir, fmt.Sprintf("%s-shard%d.npy", tc.name, i))
+				code, _, e := cli(t, append(common, "--output", p, "--shard", fmt.Sprintf("%d/3", i))...)
+				require.Equal(t, 0, code, e)
+				shards = append(shards, p)
+			}
+			merged := filepath.Join(dir, tc.name+"-merged.npy")
+			code, _, e = cli(t, append([]string{"merge", "-o", merged, "--input", in, "--allow-missing"}, shards...)...)
+			require.Equal(t, 0, code, e)
+			assert.Contains(t, e, `merged 30 rows from 3 files`)
+			assert.Contains(t, e, `1 input ids are missing: "bad"`)
+			for _, suffix := range tc.files {
+				want, err := os.ReadFile(strings.TrimSuffix(whole, ".npy") + suffix)
+				require.NoError(t, err)
+				got, err := os.ReadFile(strings.TrimSuffix(merged, ".npy") + suffix)
+				require.NoError(t, err)
+				assert.True(t, bytes.Equal(want, got), "%s differs", suffix)
+			}
+
+			require.NoError(t, os.WriteFile(shards[1]+".part", nil, 0o644))
+			code, _, e = cli(t, append([]string{"merge", "-o", filepath.Join(dir, "again.npy")}, shards...)...)
+			assert.Equal(t, 1, code)
+			assert.Contains(t, e, "has not finished")
+			require.NoError(t, os.Remove(shards[1]+".part"))
+		})
+	}
+}
