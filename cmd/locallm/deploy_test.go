@@ -400,3 +400,17 @@ func TestKubernetesManifestRunsTheShardScript(t *testing.T) {
 		assert.Equal(t, w.Generations, got[k].Generations, "id %s", k)
 	}
 }
+
+// The README shows deploy/'s files by their paths: each path it names is
+// there.
+func TestREADMENamesDeployFiles(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	require.NoError(t, err)
+	paths := regexp.MustCompile(`deploy/[A-Za-z0-9_./-]*[A-Za-z0-9_]`).FindAllString(string(readme), -1)
+	require.NotEmpty(t, paths)
+	for _, p := range paths {
+		assert.FileExists(t, filepath.Join("..", "..", p), "the README names %s", p)
+	}
+	assert.Contains(t, string(readme), "deploy/locallm-shard.sh")
+	assert.Contains(t, string(readme), "deploy/kubernetes/job.yaml")
+}
