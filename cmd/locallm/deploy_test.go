@@ -50,6 +50,34 @@ func slowTinyModel(t *testing.T) string {
 	return path
 }
 
+// writeRunFile writes the run file of a greedy generate job over in. One
+// sequence at a time: greedy outputs are then the same whichever rows a
+// process runs (with several, which rows share a decode changes the last
+// bits of the logits, and a near tie can go either way).
+func writeRunFile(t *testing.T, path, model, in string, maxTokens int) {
+	t.Helper()
+	code, runFile, e := cli(t, "generate", "--model", model, "--input", in, "--ctx", "1024", "--parallel", "1",
+		"--max-tokens", strconv.Itoa(maxTokens), "--temperature", "0", "--dump-config")
+	require.Equal(t, 0, code, e)
+	require.NoError(t, os.WriteFile(path, []byte(runFile), 0o644))
+}
+
+// sameAsOneProcess runs the generate job of a run file in one process and
+// checks that the merged output holds its rows, each id once, with the
+// same generations.
+func sameAsOneProcess(t *testing.T, runFile, merged string, rows int) {
+	t.Helper()
+	whole := filepath.Join(t.TempDir(), "whole.jsonl")
+	code, _, e := cli(t, "generate", "--config", runFile, "--threads", "1", "--output", whole, "--quiet")
+	require.Equal(t, 0, code, e)
+	got, want := readOutput(t, merged), readOutput(t, whole) // each fails on an id twice
+	require.Len(t, got, rows)
+	require.Equal(t, sortedKeys(keysOf(want)), sortedKeys(keysOf(got)))
+	for k, w := range want {
+		assert.Equal(t, w.Generations, got[k].Generations, "id %s", k)
+	}
+}
+
 // slurmArray is an array job of the shard script on a test cluster.
 type slurmArray struct {
 	c      *slurmtest.Cluster
@@ -167,27 +195,28 @@ func (a *slurmArray) mergeAfter(t *testing.T, merged, input string) {
 	require.Equal(t, "COMPLETED", tasks[0].State, "merge: %s", log)
 }
 
+// slurmJob starts a cluster and writes a job's model and input: the
+// cluster, the model, the submission directory and the input.
+func slurmJob(t *testing.T, rows []string) (*slurmtest.Cluster, string, string, string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs a Slurm cluster")
+	}
+	c := slurmtest.Start(t)
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.jsonl")
+	writeLines(t, in, rows...)
+	return c, slowTinyModel(t), dir, in
+}
+
 // The shard script as a Slurm array: 4 tasks over 200 rows, one task
 // requeued while it runs, a merge job that waits for the array; the merged
 // output holds every id once, with the greedy generations of one process
 // over the whole input.
 func TestSlurmGenerateArray(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs a Slurm cluster")
-	}
-	c := slurmtest.Start(t)
-	model := slowTinyModel(t)
-	dir := t.TempDir()
-	in := filepath.Join(dir, "in.jsonl")
-	writeLines(t, in, promptRows(200)...)
+	c, model, dir, in := slurmJob(t, promptRows(200))
 	// The job's settings as a run file, as the Kubernetes manifest runs them.
-	// One sequence at a time: greedy outputs are then the same whichever
-	// rows a process runs (with several, which rows share a decode changes
-	// the last bits of the logits, and a near tie can go either way).
-	code, runFile, e := cli(t, "generate", "--model", model, "--input", in, "--ctx", "1024", "--parallel", "1",
-		"--max-tokens", "48", "--temperature", "0", "--dump-config")
-	require.Equal(t, 0, code, e)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "job.yaml"), []byte(runFile), 0o644))
+	writeRunFile(t, filepath.Join(dir, "job.yaml"), model, in, 48)
 
 	a := submitShards(t, c, dir, 4, "generate", "--config", "job.yaml")
 	requeued := a.requeueMidway(t, 10, func(i int) int {
@@ -198,15 +227,7 @@ func TestSlurmGenerateArray(t *testing.T) {
 	a.mergeAfter(t, merged, in)
 	a.wait(t, requeued)
 
-	whole := filepath.Join(dir, "whole.jsonl")
-	code, _, e = cli(t, "generate", "--config", filepath.Join(dir, "job.yaml"), "--threads", "1", "--output", whole, "--quiet")
-	require.Equal(t, 0, code, e)
-	got, want := readOutput(t, merged), readOutput(t, whole) // each fails on an id twice
-	require.Len(t, got, 200)
-	require.Equal(t, sortedKeys(keysOf(want)), sortedKeys(keysOf(got)))
-	for k, w := range want {
-		assert.Equal(t, w.Generations, got[k].Generations, "id %s", k)
-	}
+	sameAsOneProcess(t, filepath.Join(dir, "job.yaml"), merged, 200)
 	// The merge keeps the input order.
 	data, err := os.ReadFile(merged)
 	require.NoError(t, err)
@@ -217,14 +238,7 @@ func TestSlurmGenerateArray(t *testing.T) {
 // the merged .npy and ids equal, byte for byte, one process's over the
 // whole input.
 func TestSlurmEmbedArray(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs a Slurm cluster")
-	}
-	c := slurmtest.Start(t)
-	model := slowTinyModel(t)
-	dir := t.TempDir()
-	in := filepath.Join(dir, "in.jsonl")
-	writeLines(t, in, longRows(200)...)
+	c, model, dir, in := slurmJob(t, longRows(200))
 	args := []string{"embed", "--model", model, "--input", in, "--ctx", "2048", "--batch-rows", "4", "--pooling", "mean", "--normalize"}
 
 	a := submitShards(t, c, dir, 4, args...)
@@ -241,13 +255,7 @@ func TestSlurmEmbedArray(t *testing.T) {
 	whole := filepath.Join(dir, "whole.npy")
 	code, _, e := cli(t, append(args, "--threads", "1", "--output", whole, "--quiet")...)
 	require.Equal(t, 0, code, e)
-	for _, suffix := range []string{".npy", ".ids.json"} {
-		got, err := os.ReadFile(strings.TrimSuffix(merged, ".npy") + suffix)
-		require.NoError(t, err)
-		want, err := os.ReadFile(strings.TrimSuffix(whole, ".npy") + suffix)
-		require.NoError(t, err)
-		assert.True(t, bytes.Equal(want, got), "merged%s differs from one process's", suffix)
-	}
+	assert.Equal(t, outputFiles(t, whole, ".npy", ".ids.json"), outputFiles(t, merged, ".npy", ".ids.json"), "merged equals one process's")
 	var ids []string
 	data, err := os.ReadFile(strings.TrimSuffix(merged, ".npy") + ".ids.json")
 	require.NoError(t, err)
@@ -369,10 +377,7 @@ func TestKubernetesManifestRunsTheShardScript(t *testing.T) {
 	require.NoError(t, tinyllama.Write(model, tinyllama.Config{}))
 	in := filepath.Join(dataDir, "prompts.jsonl")
 	writeLines(t, in, promptRows(40)...)
-	code, runFile, e := cli(t, "generate", "--model", model, "--input", in, "--ctx", "512", "--parallel", "1",
-		"--max-tokens", "12", "--temperature", "0", "--dump-config")
-	require.Equal(t, 0, code, e)
-	require.NoError(t, os.WriteFile(filepath.Join(configMapDir, "job.yaml"), []byte(runFile), 0o644))
+	writeRunFile(t, filepath.Join(configMapDir, "job.yaml"), model, in, 12)
 
 	runIndex := func(i int) {
 		cmd := exec.Command(argv[0], argv[1:]...)
@@ -388,17 +393,10 @@ func TestKubernetesManifestRunsTheShardScript(t *testing.T) {
 	outs, _ := filepath.Glob(filepath.Join(inPod("/data/out"), "shard-*.jsonl"))
 	require.Len(t, outs, shards)
 	merged := filepath.Join(root, "merged.jsonl")
-	code, _, e = cli(t, append([]string{"merge", "-o", merged, "--input", in}, outs...)...)
+	code, _, e := cli(t, append([]string{"merge", "-o", merged, "--input", in}, outs...)...)
 	require.Equal(t, 0, code, e)
 
-	whole := filepath.Join(root, "whole.jsonl")
-	code, _, e = cli(t, "generate", "--config", filepath.Join(configMapDir, "job.yaml"), "--threads", "1", "--output", whole, "--quiet")
-	require.Equal(t, 0, code, e)
-	got, want := readOutput(t, merged), readOutput(t, whole)
-	require.Len(t, got, 40)
-	for k, w := range want {
-		assert.Equal(t, w.Generations, got[k].Generations, "id %s", k)
-	}
+	sameAsOneProcess(t, filepath.Join(configMapDir, "job.yaml"), merged, 40)
 }
 
 // The README shows deploy/'s files by their paths: each path it names is

@@ -268,13 +268,8 @@ func write(kind Kind, out string, refs []Ref, layers, hidden int) error {
 			if err != nil {
 				return err
 			}
-			for _, r := range refs {
-				if v, err = r.set.layer(r.i, 0, v); err != nil {
-					return err
-				}
-				if err := e.WriteFloat32s(v); err != nil {
-					return err
-				}
+			if v, err = writeLayer(e, refs, 0, v); err != nil {
+				return err
 			}
 			return e.Close()
 		})
@@ -299,13 +294,8 @@ func write(kind Kind, out string, refs []Ref, layers, hidden int) error {
 			return err
 		}
 		for k := range layers {
-			for _, r := range refs {
-				if v, err = r.set.layer(r.i, k, v); err != nil {
-					return err
-				}
-				if err := e.WriteFloat32s(v); err != nil {
-					return err
-				}
+			if v, err = writeLayer(e, refs, k, v); err != nil {
+				return err
 			}
 		}
 		return e.Close()
@@ -324,6 +314,21 @@ func write(kind Kind, out string, refs []Ref, layers, hidden int) error {
 		return err
 	}
 	return writeIDs(SidePath(out, ".ids.json"), refs)
+}
+
+// writeLayer writes the rows' states at their k-th layer, one row at a
+// time through buf, and returns buf for the next call.
+func writeLayer(e *hiddenstates.Encoder, refs []Ref, k int, buf []float32) ([]float32, error) {
+	for _, r := range refs {
+		var err error
+		if buf, err = r.set.layer(r.i, k, buf); err != nil {
+			return buf, err
+		}
+		if err := e.WriteFloat32s(buf); err != nil {
+			return buf, err
+		}
+	}
+	return buf, nil
 }
 
 // writeIDs writes the rows' ids as a JSON array, one per line.
