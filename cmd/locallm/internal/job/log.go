@@ -43,7 +43,6 @@ type Log struct {
 	err      error
 	done     map[string]bool
 	entries  []Entry // records only
-	appended int
 	buf      []byte
 }
 
@@ -311,13 +310,6 @@ func (l *Log) Keys() map[string]bool {
 	return keys
 }
 
-// Appended returns the number of records appended since the log was opened.
-func (l *Log) Appended() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.appended
-}
-
 // Entries returns a framed log's records, in the order they were written.
 func (l *Log) Entries() []Entry {
 	l.mu.Lock()
@@ -373,7 +365,6 @@ func (l *Log) Append(id json.RawMessage, rec []byte) error {
 	}
 	l.size += int64(n)
 	l.add(key)
-	l.appended++
 	l.dirty = true
 	if time.Since(l.lastSync) >= l.SyncEvery {
 		l.syncLocked()

@@ -358,7 +358,7 @@ func writeIDs(path string, refs []Ref) error {
 // errNoOutput is the error of opening an output that is not there.
 var errNoOutput = errors.New("no finished output")
 
-// Exists reports whether out's .npy is there.
+// exists reports whether a file is there.
 func exists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil

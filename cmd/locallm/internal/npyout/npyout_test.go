@@ -348,3 +348,19 @@ func TestRunWithoutRows(t *testing.T) {
 		})
 	}
 }
+
+// An output of the other kind is refused, every time, and left as it is.
+func TestRunRefusesAnOutputOfAnotherKind(t *testing.T) {
+	dir := t.TempDir()
+	in, _ := testInput(t, dir, 4)
+	out := filepath.Join(dir, "out.npy")
+	_, err := testRun(context.Background(), Embed, in, out, job.Shard{}, nil, nil)
+	require.NoError(t, err)
+	before := readFiles(t, Embed, out)
+	for range 2 {
+		_, err = testRun(context.Background(), Hidden, in, out, job.Shard{}, nil, nil)
+		require.ErrorContains(t, err, "is the output of embed, not hidden")
+		assert.NoFileExists(t, PartPath(out))
+	}
+	assert.Equal(t, before, readFiles(t, Embed, out))
+}

@@ -42,13 +42,15 @@ func Run[T any](ctx context.Context, o Options, s job.Spec[T]) (job.Summary, err
 	if fresh && exists(o.Output) {
 		n, err := importOutput(o, log)
 		if err != nil {
-			return job.Summary{}, err
+			// Without its part log the next run meets the same error,
+			// rather than running every row and replacing the output.
+			return job.Summary{}, errors.Join(err, log.Remove())
 		}
 		if n > 0 {
 			fmt.Fprintf(msgs, "locallm: %s holds %d rows from an earlier run: they are kept\n", o.Output, n)
 		}
 	}
-	s.Output, s.OutputName = log, o.Output
+	s.Output = log
 	sum, err := job.Run(ctx, s)
 	if err != nil {
 		return sum, err

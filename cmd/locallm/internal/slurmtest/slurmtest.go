@@ -19,8 +19,8 @@
 // states come from scontrol while slurmctld remembers them, MinJobAge); a
 // munge key and socket of the cluster's own (AuthInfo=socket=...), so that
 // no system munged is needed; and a short credential lifetime
-// (cred_expire), which is also how long a requeued job waits before it may
-// start again (120 s by default).
+// (cred_expire=5), which is also how long a requeued job waits before it
+// may start again (120 s by default).
 //
 // A Cluster's daemons are stopped by the test's cleanup, jobs first, even
 // when the test fails; they are also killed if the test process dies
@@ -395,26 +395,12 @@ func (c *Cluster) Wait(jobID string, timeout time.Duration) ([]Task, error) {
 }
 
 // Requeue requeues a job or an array task ("123_2"), which kills it if it
-// runs. Once the job is pending again it is made eligible at once, rather
-// than after the credential lifetime.
+// runs. Slurm lets it start again once the credentials of its first run
+// have expired: after the credential lifetime and a second (6 s here).
+// Making it eligible sooner (scontrol update StartTime=now) races with
+// slurmd, which refuses to launch a job whose credential it revoked.
 func (c *Cluster) Requeue(id string) error {
-	if _, err := c.Output("scontrol", "requeue", id); err != nil {
-		return err
-	}
-	err := waitFor(60*time.Second, func() error {
-		tasks, err := c.Tasks(id)
-		if err != nil {
-			return err
-		}
-		if len(tasks) != 1 || tasks[0].State != "PENDING" {
-			return fmt.Errorf("%s is not pending again: %v", id, tasks)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	_, err = c.Output("scontrol", "update", "JobId="+id, "StartTime=now")
+	_, err := c.Output("scontrol", "requeue", id)
 	return err
 }
 
