@@ -407,6 +407,15 @@ func ReadNPY[T Elem](r io.Reader) (shape []int, data []T, err error) {
 	return shape, data, nil
 }
 
+// ReadHeader reads the header of one .npy array from r, checked as ReadNPY
+// checks it, and returns its dtype and shape, leaving r at the first
+// element: a caller that knows how far r has read can then find any
+// element of a file without reading the others.
+func ReadHeader(r io.Reader) (DType, []int, error) {
+	dt, shape, _, err := readHeader(r)
+	return dt, shape, err
+}
+
 // ReadMatrix reads a 2-D .npy array of dtype float32 or float64 from r, as
 // ReadNPY does, into a new matrix. An array that is not 2-D or has a zero
 // dimension gives an error wrapping mat.ErrShape.

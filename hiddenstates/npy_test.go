@@ -554,3 +554,36 @@ func bitsOf[T Elem](v T) uint64 {
 	}
 	return uint64(int64(v))
 }
+
+// ReadHeader stops at the first element: the bytes after it are the data,
+// in C order, whatever the header's length.
+func TestReadHeader(t *testing.T) {
+	long := make([]int, 32) // a header longer than one 64-byte block
+	for i := range long {
+		long[i] = 1
+	}
+	long[31] = 3
+	for _, shape := range [][]int{{3}, {2, 3}, {1, 2, 3}, long} {
+		n := 1
+		for _, d := range shape {
+			n *= d
+		}
+		data := make([]float32, n)
+		for i := range data {
+			data[i] = float32(i) + 0.5
+		}
+		var b bytes.Buffer
+		require.NoError(t, WriteNPY(&b, shape, data))
+		r := bytes.NewReader(b.Bytes())
+		dt, got, err := ReadHeader(r)
+		require.NoError(t, err)
+		assert.Equal(t, Float32, dt)
+		assert.Equal(t, shape, got)
+		start := b.Len() - r.Len()
+		assert.Zero(t, start%64, "the data starts aligned, at %d", start)
+		assert.Equal(t, 4*n, r.Len(), "the data follows the header")
+		assert.Equal(t, math.Float32bits(2.5), binary.LittleEndian.Uint32(b.Bytes()[start+8:]))
+	}
+	_, _, err := ReadHeader(bytes.NewReader([]byte("\x93NUMPY\x09\x00")))
+	assert.ErrorIs(t, err, ErrFormat)
+}

@@ -60,18 +60,16 @@ type jobSettings struct {
 // jobFlags are the flags of a JSONL job.
 type jobFlags struct {
 	input, output string
-	shard         string
-	shardCount    int
-	quiet         bool
-	config        string
-	dumpConfig    bool
+	shardFlags
+	quiet      bool
+	config     string
+	dumpConfig bool
 }
 
 func (j *jobFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&j.input, "input", "", "JSONL file of rows to run, one JSON object per line (see the README)")
 	fs.StringVar(&j.output, "output", "", "JSONL file the finished rows are appended to; run again to resume")
-	fs.StringVar(&j.shard, "shard", "", "run shard I/N only: the rows whose id hashes (FNV-1a) to I mod N (default from $"+envK8sIndex+" or $"+envSlurmIndex+")")
-	fs.IntVar(&j.shardCount, "shard-count", 0, "shard count N when the index comes from the environment (default $"+envSlurmCount+")")
+	j.shardFlags.register(fs)
 	fs.BoolVar(&j.quiet, "quiet", false, "no progress on stderr")
 	fs.StringVar(&j.config, "config", "", "YAML run file with the model, generation and job settings; flags given explicitly override it")
 	fs.BoolVar(&j.dumpConfig, "dump-config", false, "print the effective run file as YAML and exit")
@@ -81,7 +79,7 @@ func (j *jobFlags) register(fs *flag.FlagSet) {
 func settingsFromFlags(mf *modelFlags, gf *genFlags, jf *jobFlags) jobSettings {
 	return jobSettings{
 		Model: mf.values(), Params: gf.params(), NumGenerations: gf.numGen,
-		Input: jf.input, Output: jf.output, Shard: jf.shard, ShardCount: jf.shardCount,
+		Input: jf.input, Output: jf.output, Shard: jf.shard, ShardCount: jf.count,
 	}
 }
 

@@ -10,6 +10,8 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/locallm/locallm/cmd/locallm/internal/job"
+	"github.com/locallm/locallm/cmd/locallm/internal/npyout"
 	"github.com/locallm/locallm/hiddenstates"
 	"github.com/locallm/locallm/llm"
 )
@@ -18,7 +20,7 @@ func init() {
 	register(&command{
 		name:    "embed",
 		summary: embedSummary,
-		usage:   "-model FILE -input IN.jsonl -output EMB.npy [-pooling mean] [-normalize] [-layer -1] [-plot PCA.png]",
+		usage:   "-model FILE -input IN.jsonl -output EMB.npy [-pooling mean] [-normalize] [-layer -1] [-plot PCA.png] [-shard I/N]",
 		setup:   setupEmbed,
 	})
 }
@@ -32,11 +34,16 @@ optionally L2-normalised. The outputs, rows in input order:
   EMB.ids.json  the rows' ids, a JSON array: ids[i] is row i of EMB.npy
 -plot PCA.png draws the first two principal components, coloured by each row's
 "label" when rows have one. Bad rows go with their line number to
-EMB.npy.errors.jsonl and are left out.`
+EMB.npy.errors.jsonl and are left out.
+Rows are kept as they finish in EMB.npy.part, which a finished run joins into
+the outputs: run the same command again after a crash to resume. -shard I/N
+runs one part of the rows; merge joins the parts.`
 
 func setupEmbed(fs *flag.FlagSet) func(context.Context, []string) error {
 	var mf modelFlags
+	var sf shardFlags
 	mf.register(fs)
+	sf.register(fs)
 	input := fs.String("input", "", "JSONL file of rows (required)")
 	output := fs.String("output", "", ".npy file for the embeddings (required)")
 	pooling := hiddenstates.Mean
@@ -60,8 +67,12 @@ func setupEmbed(fs *flag.FlagSet) func(context.Context, []string) error {
 		case *batchRows < 1:
 			return usageError("-batch-rows %d: want at least 1", *batchRows)
 		}
-		if _, err := os.Stat(*input); err != nil {
-			return &exitError{code: 2, err: err}
+		sh, err := sf.resolve()
+		if err != nil {
+			return err
+		}
+		if err := checkInput(*input, *output); err != nil {
+			return err
 		}
 		opts, err := mf.options()
 		if err != nil {
@@ -74,8 +85,9 @@ func setupEmbed(fs *flag.FlagSet) func(context.Context, []string) error {
 		defer l.Close()
 		return embedRows(ctx, l, embedOptions{
 			input: *input, output: *output, pooling: pooling, normalize: *normalize,
-			layer: *layer, plot: *plotPath, batch: *batchRows,
-		}, newProgress(stderr, *quiet))
+			layer: *layer, plot: *plotPath, batch: *batchRows, shard: sh,
+			hidden: l.Model().Info().NEmbd, quiet: *quiet,
+		})
 	}
 }
 
@@ -86,69 +98,104 @@ type embedOptions struct {
 	layer         int
 	plot          string
 	batch         int
+	shard         job.Shard
+	hidden        int // the model's, for an output without rows
+	quiet         bool
 }
 
-// embedRows is embed once the model is loaded.
-func embedRows(ctx context.Context, l llm.HiddenStater, o embedOptions, pr *progress) error {
-	rows, bad, err := readRows(o.input)
+// embedRows is embed once the model is loaded: each row's pooled (and
+// normalised) embedding is a record of the part log as soon as its batch
+// is evaluated.
+func embedRows(ctx context.Context, l llm.HiddenStater, o embedOptions) error {
+	meta, _ := json.Marshal(map[string]any{"command": "embed", "layer": o.layer, "pooling": o.pooling, "normalize": o.normalize})
+	encode := func(h llm.HiddenStates) []byte {
+		v := hiddenstates.Pool(nil, h.States[0], nil, o.pooling)
+		if o.normalize {
+			hiddenstates.Normalize(mat.NewDense(1, len(v), v))
+		}
+		return npyout.EmbedRecord(v)
+	}
+	err := runStates(ctx, l, []int{o.layer}, encode, npyout.Options{
+		Kind: npyout.Embed, Output: o.output, Meta: meta, Layers: 1, Hidden: o.hidden,
+	}, o.input, o.shard, o.batch, o.quiet)
+	if err != nil || o.plot == "" {
+		return err
+	}
+	return plotEmbeddings(o.output, o.input, o.plot)
+}
+
+// plotEmbeddings draws the principal components of a finished output,
+// coloured by its rows' labels when they have some.
+func plotEmbeddings(output, input, plot string) error {
+	f, err := os.Open(output)
 	if err != nil {
 		return err
 	}
-	ew, err := newErrorsWriter(o.output, bad)
+	emb, err := hiddenstates.ReadMatrix(f)
+	f.Close()
 	if err != nil {
-		return err
+		return fmt.Errorf("-plot: %s: %w", output, err)
 	}
-	defer ew.close()
-	var vecs [][]float64
+	if r, _ := emb.Dims(); r < 2 {
+		return fmt.Errorf("-plot needs at least 2 embedded rows, have %d", r)
+	}
+	labels, err := rowLabels(input, npyout.SidePath(output, ".ids.json"))
+	if err != nil {
+		return fmt.Errorf("-plot: %w", err)
+	}
+	pts, err := hiddenstates.PCA(emb, 2)
+	if err != nil {
+		return fmt.Errorf("-plot: %w", err)
+	}
+	if err := hiddenstates.PlotPCA(plot, pts, labels); err != nil {
+		return fmt.Errorf("-plot: %w", err)
+	}
+	return nil
+}
+
+// rowLabels returns the label of each id of an ids file, from the input
+// rows, or nil when no row has one.
+func rowLabels(input, idsPath string) ([]string, error) {
+	data, err := os.ReadFile(idsPath)
+	if err != nil {
+		return nil, err
+	}
 	var ids []json.RawMessage
-	var labels []string
-	labelled := false
-	pr.begin(len(rows)+len(bad), 0, len(bad))
-	err = hiddenBatches(ctx, l, rows, []int{o.layer}, o.batch, func(t task, h llm.HiddenStates) error {
-		vecs = append(vecs, hiddenstates.Pool(nil, h.States[0], nil, o.pooling))
-		ids = append(ids, t.id)
-		labels = append(labels, t.label)
-		labelled = labelled || t.label != ""
-		pr.addTokens(int64(len(h.Tokens)))
-		pr.addDone(1)
-		return nil
-	}, failRow(pr, ew))
-	pr.end()
+	if err := json.Unmarshal(data, &ids); err != nil {
+		return nil, fmt.Errorf("%s: %w", idsPath, err)
+	}
+	byKey := map[string]string{}
+	f, err := os.Open(input)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if len(vecs) == 0 {
-		return fmt.Errorf("%s: no row could be embedded (see %s)", o.input, errorsPath(o.output))
-	}
-	emb := mat.NewDense(len(vecs), len(vecs[0]), nil)
-	for i, v := range vecs {
-		emb.SetRow(i, v)
-	}
-	if o.normalize {
-		hiddenstates.Normalize(emb)
-	}
-	if err := writeFileAtomic(o.output, func(w io.Writer) error {
-		return hiddenstates.WriteMatrix(w, emb, hiddenstates.Float32)
-	}); err != nil {
-		return err
-	}
-	if err := writeIDs(sidePath(o.output, ".ids.json"), ids); err != nil {
-		return err
-	}
-	if o.plot != "" {
-		if len(vecs) < 2 {
-			return fmt.Errorf("-plot needs at least 2 embedded rows, have %d", len(vecs))
+	defer f.Close()
+	lr := job.NewLineReader(f)
+	labelled := false
+	for {
+		b, err := lr.Next()
+		if err == io.EOF {
+			break
 		}
-		pts, err := hiddenstates.PCA(emb, 2)
 		if err != nil {
-			return fmt.Errorf("-plot: %w", err)
+			return nil, err
 		}
-		if !labelled {
-			labels = nil
+		key, _, err := job.RowID(b)
+		if err != nil {
+			continue
 		}
-		if err := hiddenstates.PlotPCA(o.plot, pts, labels); err != nil {
-			return fmt.Errorf("-plot: %w", err)
+		if t, err := parseRow(b, llm.GenerationParams{}, 1); err == nil && t.label != "" {
+			byKey[key] = t.label
+			labelled = true
 		}
 	}
-	return reportBad(ew, o.output)
+	if !labelled {
+		return nil, nil
+	}
+	labels := make([]string, len(ids))
+	for i, id := range ids {
+		k, _ := job.IDKey(id)
+		labels[i] = byKey[k]
+	}
+	return labels, nil
 }

@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"os"
 	"strings"
 
+	"github.com/locallm/locallm/cmd/locallm/internal/job"
 	"github.com/locallm/locallm/llamacpp"
 	"github.com/locallm/locallm/llm"
 )
@@ -102,6 +104,28 @@ func (g *genFlags) params() llm.GenerationParams {
 		MinP: g.minP, TypicalP: g.typicalP, RepeatPenalty: g.repeat, PresencePenalty: g.presence,
 		FrequencyPenalty: g.frequency, Seed: g.seed, Stop: g.stop, IgnoreEOS: g.ignoreEOS,
 	}
+}
+
+// shardFlags pick one shard of a job's rows: --shard I/N, or the index
+// from the environment (a Kubernetes Indexed Job, a Slurm array) with the
+// count from --shard-count.
+type shardFlags struct {
+	shard string
+	count int
+}
+
+func (f *shardFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.shard, "shard", "", "run shard I/N only: the rows whose id hashes (FNV-1a) to I mod N (default from $"+job.EnvK8sIndex+" or $"+job.EnvSlurmIndex+")")
+	fs.IntVar(&f.count, "shard-count", 0, "shard count N when the index comes from the environment (default $"+job.EnvSlurmCount+")")
+}
+
+// resolve returns the shard the flags and the environment give.
+func (f *shardFlags) resolve() (job.Shard, error) {
+	s, err := job.ResolveShard(f.shard, f.count, os.Getenv)
+	if err != nil {
+		return job.Shard{}, usageError("%v", err)
+	}
+	return s, nil
 }
 
 // stringList is a repeatable string flag.

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/locallm/locallm/cmd/locallm/internal/job"
 	"github.com/locallm/locallm/hiddenstates"
 	"github.com/locallm/locallm/llamacpp"
 	"github.com/locallm/locallm/llamacpp/tinyllama"
@@ -93,9 +94,9 @@ func TestGenerateJobEndToEnd(t *testing.T) {
 	assert.Equal(t, []int{2, 2, 2}, rows["own"].Statistics.OutputTokens)
 	errs := readErrors(t, out)
 	require.Len(t, errs, 2)
-	got := map[string]rowError{}
+	got := map[string]job.RowError{}
 	for _, e := range errs {
-		k, _ := idKey(e.ID)
+		k, _ := job.IDKey(e.ID)
 		got[k] = e
 	}
 	assert.Contains(t, got["long"].Error, "does not fit the context")
@@ -171,7 +172,7 @@ func TestGenerateJobFailsBeforeRows(t *testing.T) {
 			code, _, e := cli(t, args...)
 			assert.Equal(t, tc.code, code, e)
 			assert.NoFileExists(t, out)
-			assert.NoFileExists(t, errorsPath(out))
+			assert.NoFileExists(t, job.ErrorsPath(out))
 		})
 	}
 }
@@ -193,7 +194,7 @@ func TestEmbedEndToEnd(t *testing.T) {
 	code, _, e := cli(t, "embed", "--model", model, "--threads", "1", "--ctx", "512", "--input", in, "--output", out,
 		"--pooling", "mean", "--normalize", "--plot", plot, "--quiet")
 	require.Equal(t, 0, code, e)
-	assert.Contains(t, e, "2 rows failed")
+	assert.Contains(t, e, "12 of 14 rows are in "+out+" (12 this run); 2 failed, see "+job.ErrorsPath(out))
 
 	f, err := os.Open(out)
 	require.NoError(t, err)
@@ -309,6 +310,7 @@ func TestHiddenEndToEnd(t *testing.T) {
 	assert.Len(t, readErrors(t, out), 1)
 	left, _ := filepath.Glob(filepath.Join(dir, ".rows*"))
 	assert.Empty(t, left, "temporary files are removed")
+	assert.NoFileExists(t, out+".part", "the parts go once joined")
 
 	// A layer the model lacks fails before anything is written.
 	code, _, e = cli(t, append(common, "--prompt", "x", "--layers", "3", "--output", filepath.Join(dir, "none.npy"))...)
@@ -324,4 +326,50 @@ func readNPY[T hiddenstates.Elem](t *testing.T, path string) ([]int, []T) {
 	shape, data, err := hiddenstates.ReadNPY[T](f)
 	require.NoError(t, err)
 	return shape, data
+}
+
+// Shards of embed and of hidden, merged, are byte for byte one run over the
+// whole input; merge refuses a shard that has not finished.
+func TestArrayShardsMergeEqualsWhole(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the tiny model")
+	}
+	model := tinyModel(t)
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.jsonl")
+	writeLines(t, in, append(promptRows(30), `{"id": "bad"}`)...)
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		files []string
+	}{
+		{"embed", []string{"embed", "--pooling", "last"}, []string{".npy", ".ids.json"}},
+		{"hidden", []string{"hidden", "--layers", "2,0"}, []string{".npy", ".tokens.npy", ".offsets.npy", ".ids.json"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			common := append(tc.args, "--model", model, "--threads", "1", "--ctx", "512", "--input", in, "--batch-rows", "3", "--quiet")
+			whole := filepath.Join(dir, tc.name+"-whole.npy")
+			code, _, e := cli(t, append(common, "--output", whole)...)
+			require.Equal(t, 0, code, e)
+			var shards []string
+			for i := range 3 {
+				p := filepath.Join(dir, fmt.Sprintf("%s-shard%d.npy", tc.name, i))
+				code, _, e := cli(t, append(common, "--output", p, "--shard", fmt.Sprintf("%d/3", i))...)
+				require.Equal(t, 0, code, e)
+				shards = append(shards, p)
+			}
+			merged := filepath.Join(dir, tc.name+"-merged.npy")
+			code, _, e = cli(t, append([]string{"merge", "-o", merged, "--input", in, "--allow-missing"}, shards...)...)
+			require.Equal(t, 0, code, e)
+			assert.Contains(t, e, `merged 30 rows from 3 files`)
+			assert.Contains(t, e, `1 input ids are missing: "bad"`)
+			assert.Equal(t, outputFiles(t, whole, tc.files...), outputFiles(t, merged, tc.files...))
+
+			require.NoError(t, os.WriteFile(shards[1]+".part", nil, 0o644))
+			code, _, e = cli(t, append([]string{"merge", "-o", filepath.Join(dir, "again.npy")}, shards...)...)
+			assert.Equal(t, 1, code)
+			assert.Contains(t, e, "has not finished")
+			require.NoError(t, os.Remove(shards[1]+".part"))
+		})
+	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/locallm/locallm/cmd/locallm/internal/job"
 	"github.com/locallm/locallm/llm"
 )
 
@@ -119,7 +120,7 @@ func readOutput(t *testing.T, path string) map[string]outputRow {
 	for i, line := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
 		var r outputRow
 		require.NoError(t, json.Unmarshal([]byte(line), &r), "%s line %d: %q", path, i+1, line)
-		key, err := idKey(r.ID)
+		key, err := job.IDKey(r.ID)
 		require.NoError(t, err)
 		_, dup := rows[key]
 		require.False(t, dup, "%s: id %s twice", path, key)
@@ -129,18 +130,18 @@ func readOutput(t *testing.T, path string) map[string]outputRow {
 }
 
 // readErrors parses a job's errors file.
-func readErrors(t *testing.T, output string) []rowError {
+func readErrors(t *testing.T, output string) []job.RowError {
 	t.Helper()
-	f, err := os.Open(errorsPath(output))
+	f, err := os.Open(job.ErrorsPath(output))
 	if os.IsNotExist(err) {
 		return nil
 	}
 	require.NoError(t, err)
 	defer f.Close()
-	var out []rowError
+	var out []job.RowError
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		var e rowError
+		var e job.RowError
 		require.NoError(t, json.Unmarshal(sc.Bytes(), &e), "%q", sc.Text())
 		out = append(out, e)
 	}
@@ -183,7 +184,7 @@ func TestJobRunsEveryRowConcurrently(t *testing.T) {
 	f := &fakeGen{delay: 5 * time.Millisecond}
 	sum, err := runJob(context.Background(), f.gen, o)
 	require.NoError(t, err)
-	assert.Equal(t, jobSummary{Total: 40, Done: 40, Tokens: 40 * 3}, sum)
+	assert.Equal(t, job.Summary{Total: 40, Done: 40, Tokens: 40 * 3}, sum)
 	rows := readOutput(t, o.Output)
 	require.Len(t, rows, 40)
 	assert.Equal(t, []string{"row 7 #0"}, rows["r7"].Generations)
@@ -272,7 +273,7 @@ func TestJobBadRows(t *testing.T) {
 	rows := readOutput(t, o.Output)
 	assert.Equal(t, []string{"ok1", "ok2"}, sortedKeys(keysOf(rows)))
 	errs := readErrors(t, o.Output)
-	byLine := map[int]rowError{}
+	byLine := map[int]job.RowError{}
 	for _, e := range errs {
 		byLine[e.Line] = e
 	}
@@ -393,9 +394,9 @@ func TestJobOutputLocked(t *testing.T) {
 	dir := t.TempDir()
 	o := jobOpts(dir)
 	writeLines(t, o.Input, promptRows(3)...)
-	held, err := openOutput(o.Output)
+	held, err := job.OpenLines(o.Output)
 	require.NoError(t, err)
-	defer held.f.Close()
+	defer held.Close()
 	_, err = runJob(context.Background(), (&fakeGen{}).gen, o)
 	assert.ErrorContains(t, err, "another process is writing")
 }
@@ -422,7 +423,7 @@ func TestJobShards(t *testing.T) {
 	seen := map[string]int{}
 	for s := range 3 {
 		so := o
-		so.Shard = shard{s, 3}
+		so.Shard = job.Shard{Index: s, Count: 3}
 		so.Output = filepath.Join(dir, fmt.Sprintf("shard%d.jsonl", s))
 		sum, err := runJob(context.Background(), (&fakeGen{}).gen, so)
 		require.NoError(t, err)
@@ -430,7 +431,7 @@ func TestJobShards(t *testing.T) {
 		failed += sum.Failed
 		for k := range readOutput(t, so.Output) {
 			seen[k]++
-			assert.True(t, so.Shard.has(k))
+			assert.True(t, so.Shard.Has(k))
 		}
 		outs = append(outs, so.Output)
 	}
@@ -452,35 +453,9 @@ func TestJobShards(t *testing.T) {
 	assert.Equal(t, readOutput(t, o.Output), readOutput(t, merged))
 }
 
-func TestIDKey(t *testing.T) {
-	for _, tc := range []struct {
-		raw, key, err string
-	}{
-		{`"abc"`, "abc", ""},
-		{`"a\"b"`, `a"b`, ""},
-		{`7`, "7", ""},
-		{` -1.5e3 `, "-1.5e3", ""},
-		{`""`, "", "empty id"},
-		{`null`, "", `no "id"`},
-		{``, "", `no "id"`},
-		{`true`, "", "not a string or a number"},
-		{`[1]`, "", "not a string or a number"},
-	} {
-		t.Run(tc.raw, func(t *testing.T) {
-			k, err := idKey(json.RawMessage(tc.raw))
-			if tc.err != "" {
-				assert.ErrorContains(t, err, tc.err)
-				return
-			}
-			require.NoError(t, err)
-			assert.Equal(t, tc.key, k)
-		})
-	}
-}
-
 func TestParseRowKeepsJobParams(t *testing.T) {
 	base := llm.GenerationParams{Temperature: 0.8, Stop: []string{"\n"}, LogitBias: map[int32]float64{5: -1}}
-	tk, err := parseRow(1, []byte(`{"id": "a", "prompt": "p", "generation_params": {"stop": ["x"], "logit_bias": {"9": 2}, "seed": 3}}`), base, 2)
+	tk, err := parseRow([]byte(`{"id": "a", "prompt": "p", "generation_params": {"stop": ["x"], "logit_bias": {"9": 2}, "seed": 3}}`), base, 2)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"x"}, tk.params.Stop)
 	assert.Equal(t, map[int32]float64{5: -1, 9: 2}, tk.params.LogitBias)

@@ -3,26 +3,31 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strings"
+
+	"github.com/locallm/locallm/cmd/locallm/internal/job"
+	"github.com/locallm/locallm/cmd/locallm/internal/npyout"
 )
 
 func init() {
 	register(&command{
 		name: "merge",
-		summary: `Join the outputs of a sharded generate job into one JSONL file.
+		summary: `Join the outputs of a sharded generate, embed or hidden job into one.
 
 Every id must appear exactly once across the shards, and each shard's output
-must be whole (a torn last line means that shard has not finished: run it
-again to resume it). With -input, every input id must be present too, no
-other id may be, and the rows are written in input order; without it, in
-the order of the files given. The output is written to a temporary file and
-renamed, so it appears only when complete.`,
-		usage: "-o OUT.jsonl [-input IN.jsonl] [-allow-missing] SHARD.jsonl...",
+must be whole (a torn last line, or a .npy.part file beside an .npy, means
+that shard has not finished: run it again to resume it). With -input, every
+input id must be present too, no other id may be, and the rows are written in
+input order; without it, in the order of the files given. Shards of embed
+and hidden (SHARD.npy, with their .ids.json, and for hidden .tokens.npy and
+.offsets.npy) are joined into OUT.npy and its side files, as one run writes
+them. The output is written to temporary files and renamed, so it appears
+only when complete.`,
+		usage: "-o OUT.jsonl|OUT.npy [-input IN.jsonl] [-allow-missing] SHARD.jsonl...|SHARD.npy...",
 		setup: setupMerge,
 	})
 }
@@ -61,11 +66,16 @@ func setupMerge(fs *flag.FlagSet) func(context.Context, []string) error {
 	}
 }
 
-// shardRow is where one row lies in the shard outputs.
-type shardRow struct {
-	file   int
+// mergeRow is one row of one shard output.
+type mergeRow struct {
+	key  string
+	id   string // as written, for messages
+	pos  string // "file:line" or "file row i", for messages
+	file int
+	// A JSONL row lies at off, length bytes; an .npy row is row i.
 	off    int64
 	length int
+	i      int
 }
 
 type mergeResult struct {
@@ -73,16 +83,13 @@ type mergeResult struct {
 	missing []string
 }
 
-// mergeShards checks the shard outputs and writes their rows to out.
+// mergeShards checks the shard outputs and writes their rows to out: JSONL
+// lines, or .npy arrays when the shards are .npy files.
 func mergeShards(out string, files []string, input string, allowMissing bool) (mergeResult, error) {
 	var res mergeResult
-	rows := map[string]shardRow{}
-	where := map[string]string{} // id key → "file:line", for messages
-	var order []string
-	var problems []string
-	ndup := 0
 	var stats []os.FileInfo
-	for fi, name := range files {
+	arrays := 0
+	for _, name := range files {
 		if err := samePathAs(name, out); err != nil {
 			return res, err
 		}
@@ -96,9 +103,30 @@ func mergeShards(out string, files []string, input string, allowMissing bool) (m
 			}
 		}
 		stats = append(stats, st)
+		if strings.HasSuffix(name, ".npy") {
+			arrays++
+		}
+	}
+	switch {
+	case arrays == 0 && strings.HasSuffix(out, ".npy"):
+		return res, usageError("-o %s is an .npy file but the shards are not", out)
+	case arrays == 0:
+		return mergeLines(out, files, input, allowMissing)
+	case arrays < len(files):
+		return res, usageError("give the .npy outputs of embed or hidden, or the JSONL outputs of generate, not both")
+	case !strings.HasSuffix(out, ".npy"):
+		return res, usageError("-o %s: the shards are .npy files, so must the output be", out)
+	}
+	return mergeArrays(out, files, input, allowMissing)
+}
+
+// mergeLines merges generate's JSONL shard outputs.
+func mergeLines(out string, files []string, input string, allowMissing bool) (mergeResult, error) {
+	var rows []mergeRow
+	for fi, name := range files {
 		f, err := os.Open(name)
 		if err != nil {
-			return res, err
+			return mergeResult{}, err
 		}
 		r := bufio.NewReaderSize(f, 1<<20)
 		var off int64
@@ -109,121 +137,138 @@ func mergeShards(out string, files []string, input string, allowMissing bool) (m
 			}
 			if err != nil && err != io.EOF {
 				f.Close()
-				return res, fmt.Errorf("%s: %w", name, err)
+				return mergeResult{}, fmt.Errorf("%s: %w", name, err)
 			}
 			if err == io.EOF {
 				f.Close()
-				return res, fmt.Errorf("%s: line %d is incomplete: that shard has not finished; run it again to resume it, then merge", name, line)
+				return mergeResult{}, fmt.Errorf("%s: line %d is incomplete: that shard has not finished; run it again to resume it, then merge", name, line)
 			}
 			start := off
 			off += int64(len(b))
-			if isBlank(b) {
+			if job.IsBlank(b) {
 				continue
 			}
-			var row struct {
-				ID json.RawMessage `json:"id"`
-			}
-			key := ""
-			if json.Unmarshal(b, &row) == nil {
-				key, _ = idKey(row.ID)
-			}
-			if key == "" {
+			key, id, err := job.RowID(b)
+			if err != nil {
 				f.Close()
-				return res, fmt.Errorf("%s: line %d is not a JSON row with an id", name, line)
+				return mergeResult{}, fmt.Errorf("%s: line %d is not a JSON row with an id", name, line)
 			}
-			pos := fmt.Sprintf("%s:%d", name, line)
-			if first, dup := where[key]; dup {
-				ndup++
-				if len(problems) < 10 {
-					problems = append(problems, fmt.Sprintf("id %s in %s and %s", row.ID, first, pos))
-				}
-				continue
-			}
-			where[key] = pos
-			rows[key] = shardRow{file: fi, off: start, length: len(b)}
-			order = append(order, key)
+			rows = append(rows, mergeRow{key: key, id: string(id), pos: fmt.Sprintf("%s:%d", name, line), file: fi, off: start, length: len(b)})
 		}
 		f.Close()
 	}
-	if ndup > 0 {
-		return res, fmt.Errorf("%d ids appear more than once (were two shards given the same index, or one output merged twice?): %s", ndup, strings.Join(problems, "; "))
+	order, res, err := mergeOrder(rows, input, allowMissing)
+	if err != nil {
+		return res, err
 	}
-	if input != "" {
-		inOrder, err := inputIDs(input)
-		if err != nil {
-			return res, err
-		}
-		inSet := make(map[string]bool, len(inOrder))
-		var kept []string
-		for _, k := range inOrder {
-			inSet[k] = true
-			if _, ok := rows[k]; ok {
-				kept = append(kept, k)
-			} else {
-				res.missing = append(res.missing, k)
-			}
-		}
-		var extra []string
-		for _, k := range order {
-			if !inSet[k] {
-				extra = append(extra, k)
-			}
-		}
-		if len(extra) > 0 {
-			return res, fmt.Errorf("%d ids are not in %s (outputs of another job?): %s", len(extra), input, listSome(extra, 10))
-		}
-		if len(res.missing) > 0 && !allowMissing {
-			return res, fmt.Errorf("%d ids of %s are in no shard output: %s; a shard may not have run or finished (run it again), or the rows failed (see the shards' .errors.jsonl files; -allow-missing merges without them)", len(res.missing), input, listSome(res.missing, 10))
-		}
-		order = kept
-	}
-	if err := writeMerged(out, files, rows, order); err != nil {
+	if err := writeMerged(out, files, order); err != nil {
 		return res, err
 	}
 	res.rows = len(order)
 	return res, nil
 }
 
-// inputIDs lists the id keys of an input file in order. Lines without a
-// usable id are left out: a job reports them in its errors file.
-func inputIDs(path string) ([]string, error) {
-	f, err := os.Open(path)
+// mergeArrays merges the .npy outputs of embed or hidden shards.
+func mergeArrays(out string, files []string, input string, allowMissing bool) (mergeResult, error) {
+	var outs []*npyout.Output
+	defer func() {
+		for _, o := range outs {
+			o.Close()
+		}
+	}()
+	var rows []mergeRow
+	for fi, name := range files {
+		o, err := npyout.OpenOutput(name)
+		if err != nil {
+			return mergeResult{}, err
+		}
+		outs = append(outs, o)
+		if o.Kind != outs[0].Kind {
+			return mergeResult{}, fmt.Errorf("%s is the output of %s, %s of %s", name, o.Kind, files[0], outs[0].Kind)
+		}
+		if l, h := o.Dims(); fi > 0 {
+			if l0, h0 := outs[0].Dims(); l != l0 || h != h0 {
+				return mergeResult{}, fmt.Errorf("%s has %d layers of %d, %s %d of %d: were the shards run with other settings?", name, l, h, files[0], l0, h0)
+			}
+		}
+		for i := range o.Len() {
+			rows = append(rows, mergeRow{key: o.Key(i), id: fmt.Sprintf("%q", o.Key(i)), pos: fmt.Sprintf("%s row %d", name, i), file: fi, i: i})
+		}
+	}
+	order, res, err := mergeOrder(rows, input, allowMissing)
 	if err != nil {
-		return nil, err
+		return res, err
 	}
-	defer f.Close()
-	var keys []string
-	seen := map[string]bool{}
-	lr := newLineReader(f)
-	for {
-		b, err := lr.next()
-		if err == io.EOF {
-			return keys, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		var row struct {
-			ID json.RawMessage `json:"id"`
-		}
-		if isBlank(b) || json.Unmarshal(b, &row) != nil {
-			continue
-		}
-		k, err := idKey(row.ID)
-		if err != nil {
-			continue
-		}
-		if seen[k] {
-			return nil, fmt.Errorf("%s: id %s appears more than once", path, row.ID)
-		}
-		seen[k] = true
-		keys = append(keys, k)
+	refs := make([]npyout.Ref, len(order))
+	for k, r := range order {
+		refs[k] = outs[r.file].Ref(r.i)
 	}
+	layers, hidden := outs[0].Dims()
+	if err := npyout.Write(outs[0].Kind, out, refs, layers, hidden); err != nil {
+		return res, err
+	}
+	res.rows = len(order)
+	return res, nil
 }
 
-// writeMerged copies the rows, in order, to a temporary file beside out and
-// renames it to out.
-func writeMerged(out string, files []string, rows map[string]shardRow, order []string) (err error) {
+// mergeOrder checks that no id is in two shards and, with an input, that
+// the shards hold exactly its ids (or a part of them, with allowMissing),
+// and returns the rows to write: in input order, or as given.
+func mergeOrder(rows []mergeRow, input string, allowMissing bool) ([]mergeRow, mergeResult, error) {
+	var res mergeResult
+	byKey := make(map[string]int, len(rows))
+	var problems []string
+	ndup := 0
+	order := rows[:0:0]
+	for k, r := range rows {
+		if first, dup := byKey[r.key]; dup {
+			ndup++
+			if len(problems) < 10 {
+				problems = append(problems, fmt.Sprintf("id %s in %s and %s", r.id, rows[first].pos, r.pos))
+			}
+			continue
+		}
+		byKey[r.key] = k
+		order = append(order, r)
+	}
+	if ndup > 0 {
+		return nil, res, fmt.Errorf("%d ids appear more than once (were two shards given the same index, or one output merged twice?): %s", ndup, strings.Join(problems, "; "))
+	}
+	if input == "" {
+		return order, res, nil
+	}
+	inOrder, err := job.InputKeys(input, job.Shard{})
+	if err != nil {
+		return nil, res, err
+	}
+	inSet := make(map[string]bool, len(inOrder))
+	var kept []mergeRow
+	for _, k := range inOrder {
+		inSet[k] = true
+		if i, ok := byKey[k]; ok {
+			kept = append(kept, rows[i])
+		} else {
+			res.missing = append(res.missing, k)
+		}
+	}
+	var extra []string
+	for _, r := range order {
+		if !inSet[r.key] {
+			extra = append(extra, r.key)
+		}
+	}
+	if len(extra) > 0 {
+		return nil, res, fmt.Errorf("%d ids are not in %s (outputs of another job?): %s", len(extra), input, listSome(extra, 10))
+	}
+	if len(res.missing) > 0 && !allowMissing {
+		return nil, res, fmt.Errorf("%d ids of %s are in no shard output: %s; a shard may not have run or finished (run it again), or the rows failed (see the shards' .errors.jsonl files; -allow-missing merges without them)", len(res.missing), input, listSome(res.missing, 10))
+	}
+	return kept, res, nil
+}
+
+// writeMerged copies the JSONL rows, in order, to a temporary file beside
+// out and renames it to out.
+func writeMerged(out string, files []string, order []mergeRow) (err error) {
 	srcs := make([]*os.File, len(files))
 	defer func() {
 		for _, f := range srcs {
@@ -237,10 +282,9 @@ func writeMerged(out string, files []string, rows map[string]shardRow, order []s
 			return err
 		}
 	}
-	return writeFileAtomic(out, func(w io.Writer) error {
+	return job.WriteFileAtomic(out, func(w io.Writer) error {
 		var buf []byte
-		for _, k := range order {
-			r := rows[k]
+		for _, r := range order {
 			if cap(buf) < r.length {
 				buf = make([]byte, r.length)
 			}
@@ -258,7 +302,7 @@ func writeMerged(out string, files []string, rows map[string]shardRow, order []s
 
 // samePathAs refuses to overwrite a shard output with the merge.
 func samePathAs(shardFile, out string) error {
-	same, err := sameFile(shardFile, out)
+	same, err := job.SameFile(shardFile, out)
 	if same {
 		return usageError("-o %s is one of the shard outputs", out)
 	}

@@ -1,4 +1,4 @@
-package main
+package job
 
 import (
 	"fmt"
@@ -27,10 +27,11 @@ const (
 	barEvery   = 200 * time.Millisecond
 )
 
-// progress reports a job's progress on stderr: rows processed out of the
-// total, generated tokens per second and the time left. Its counters are
-// safe for concurrent use; begin and end are called by one goroutine.
-type progress struct {
+// Progress reports a job's progress on stderr: rows processed out of the
+// total, tokens per second and the time left. Its counters are safe for
+// concurrent use; Begin and End are called by one goroutine. A nil
+// *Progress shows nothing.
+type Progress struct {
 	w     io.Writer
 	mode  progressMode
 	every time.Duration
@@ -46,10 +47,10 @@ type progress struct {
 	stopped chan struct{}
 }
 
-// newProgress returns stderr's progress: a bar if w is a terminal, plain
-// lines otherwise, nothing if quiet.
-func newProgress(w io.Writer, quiet bool) *progress {
-	p := &progress{w: w, mode: progressPlain, every: plainEvery, now: time.Now, width: func() int { return 80 }}
+// NewProgress returns the progress written to w (stderr): a bar if w is a
+// terminal, plain lines otherwise, nothing if quiet.
+func NewProgress(w io.Writer, quiet bool) *Progress {
+	p := &Progress{w: w, mode: progressPlain, every: plainEvery, now: time.Now, width: func() int { return 80 }}
 	switch {
 	case quiet:
 		p.mode = progressOff
@@ -72,10 +73,13 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-// begin starts the clock and the periodic drawing. total is every row of
+// Begin starts the clock and the periodic drawing. total is every row of
 // the job (or shard); done and failed are those already finished or bad
-// before any generation, which the rates leave out.
-func (p *progress) begin(total, done, failed int) {
+// before any work, which the rates leave out.
+func (p *Progress) Begin(total, done, failed int) {
+	if p == nil {
+		return
+	}
 	p.total, p.initial = total, done+failed
 	p.done.Store(int64(done))
 	p.failed.Store(int64(failed))
@@ -102,10 +106,10 @@ func (p *progress) begin(total, done, failed int) {
 	}()
 }
 
-// end stops the drawing and writes the final state: the bar's last frame
+// End stops the drawing and writes the final state: the bar's last frame
 // ended by a newline, or a last plain line. It may be called more than once.
-func (p *progress) end() {
-	if p.stop == nil {
+func (p *Progress) End() {
+	if p == nil || p.stop == nil {
 		return
 	}
 	close(p.stop)
@@ -114,11 +118,29 @@ func (p *progress) end() {
 	p.draw(true)
 }
 
-func (p *progress) addDone(n int)     { p.done.Add(int64(n)) }
-func (p *progress) addFailed(n int)   { p.failed.Add(int64(n)) }
-func (p *progress) addTokens(n int64) { p.tok.Add(n) }
+// AddDone counts n more rows finished.
+func (p *Progress) AddDone(n int) {
+	if p != nil {
+		p.done.Add(int64(n))
+	}
+}
 
-func (p *progress) draw(final bool) {
+// AddFailed counts n more rows failed.
+func (p *Progress) AddFailed(n int) {
+	if p != nil {
+		p.failed.Add(int64(n))
+	}
+}
+
+// AddTokens counts n more tokens (generated, or evaluated); n may be
+// negative, to take back tokens of a row that failed.
+func (p *Progress) AddTokens(n int64) {
+	if p != nil {
+		p.tok.Add(n)
+	}
+}
+
+func (p *Progress) draw(final bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	switch p.mode {
@@ -142,7 +164,7 @@ type progressStats struct {
 	etaKnown          bool
 }
 
-func (p *progress) stats() progressStats {
+func (p *Progress) stats() progressStats {
 	done, failed := int(p.done.Load()), int(p.failed.Load())
 	s := progressStats{processed: done + failed, failed: failed, elapsed: p.now().Sub(p.start)}
 	if p.total > 0 {
@@ -162,7 +184,7 @@ func (p *progress) stats() progressStats {
 // plainLine is the periodic line for pipes and logs, for example
 //
 //	locallm: 120/500 rows (24.0%), 2 failed, 345.2 tokens/s, elapsed 1m02s, ETA 3m16s
-func (p *progress) plainLine() string {
+func (p *Progress) plainLine() string {
 	s := p.stats()
 	var b strings.Builder
 	fmt.Fprintf(&b, "locallm: %d/%d rows (%.1f%%)", s.processed, p.total, s.percent)
@@ -173,7 +195,7 @@ func (p *progress) plainLine() string {
 	return b.String()
 }
 
-func (p *progress) etaText(s progressStats) string {
+func (p *Progress) etaText(s progressStats) string {
 	switch {
 	case s.processed >= p.total:
 		return "0s"
@@ -186,7 +208,7 @@ func (p *progress) etaText(s progressStats) string {
 // barLine is the terminal bar, fitted to width columns, for example
 //
 //	[#########.........................]  120/500  24%  345 tok/s  ETA 3m16s
-func (p *progress) barLine(width int) string {
+func (p *Progress) barLine(width int) string {
 	s := p.stats()
 	tail := fmt.Sprintf(" %d/%d %3.0f%% %.0f tok/s ETA %s", s.processed, p.total, s.percent, s.tokensPerSec, p.etaText(s))
 	if s.failed > 0 {

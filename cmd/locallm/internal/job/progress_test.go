@@ -1,4 +1,4 @@
-package main
+package job
 
 import (
 	"bytes"
@@ -20,19 +20,19 @@ func (c *fakeClock) now() time.Time { return c.t }
 
 func TestProgressLines(t *testing.T) {
 	clock := &fakeClock{t: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}
-	p := &progress{mode: progressOff, now: clock.now}
-	p.begin(500, 100, 2) // 100 done and 2 bad before this run
+	p := &Progress{mode: progressOff, now: clock.now}
+	p.Begin(500, 100, 2) // 100 done and 2 bad before this run
 	assert.Equal(t, "locallm: 102/500 rows (20.4%), 2 failed, 0.0 tokens/s, elapsed 0s, ETA ?", p.plainLine())
 
 	clock.t = clock.t.Add(62 * time.Second)
-	p.addDone(98)
-	p.addTokens(6200)
+	p.AddDone(98)
+	p.AddTokens(6200)
 	assert.Equal(t, "locallm: 200/500 rows (40.0%), 2 failed, 100.0 tokens/s, elapsed 1m02s, ETA 3m10s", p.plainLine())
 	assert.Equal(t, "[####################..............................] 200/500  40% 100 tok/s ETA 3m10s (2 failed)", p.barLine(120))
 	assert.Equal(t, "[###########.................] 200/500  40% 100 tok/s ETA 3m10s (2 failed)", p.barLine(75))
 	assert.Equal(t, "200/500  40% 100 tok/s ETA 3m10s (2 failed)", p.barLine(40), "too narrow for a bar")
 
-	p.addDone(300)
+	p.AddDone(300)
 	assert.Equal(t, "locallm: 500/500 rows (100.0%), 2 failed, 100.0 tokens/s, elapsed 1m02s, ETA 0s", p.plainLine())
 }
 
@@ -63,18 +63,18 @@ func TestProgressPlainInAPipe(t *testing.T) {
 		defer out.mu.Unlock()
 		return out.w.String()
 	}
-	p := newProgress(w, false)
+	p := NewProgress(w, false)
 	require.Equal(t, progressPlain, p.mode)
 	p.every = 20 * time.Millisecond
-	p.begin(10, 0, 0)
-	p.addDone(4)
-	p.addTokens(40)
+	p.Begin(10, 0, 0)
+	p.AddDone(4)
+	p.AddTokens(40)
 	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(text(), "\n") && time.Now().Before(deadline); {
 		time.Sleep(5 * time.Millisecond) // until the first periodic line
 	}
-	p.addDone(6)
-	p.end()
-	p.end() // a second end does nothing
+	p.AddDone(6)
+	p.End()
+	p.End() // a second end does nothing
 	w.Close()
 	<-copied
 	lines := strings.Split(strings.TrimSuffix(text(), "\n"), "\n")
@@ -86,18 +86,18 @@ func TestProgressPlainInAPipe(t *testing.T) {
 	assert.NotContains(t, text(), "\r", "no carriage returns in a pipe")
 	assert.True(t, strings.HasPrefix(lines[len(lines)-1], "locallm: 10/10 rows (100.0%)"), lines[len(lines)-1])
 
-	q := newProgress(w, true)
+	q := NewProgress(w, true)
 	assert.Equal(t, progressOff, q.mode, "--quiet")
 }
 
 func TestProgressBarRedraws(t *testing.T) {
 	var b bytes.Buffer
-	p := &progress{w: &b, mode: progressBar, every: 20 * time.Millisecond, now: time.Now, width: func() int { return 80 }}
-	p.begin(4, 0, 0)
-	p.addDone(2)
+	p := &Progress{w: &b, mode: progressBar, every: 20 * time.Millisecond, now: time.Now, width: func() int { return 80 }}
+	p.Begin(4, 0, 0)
+	p.AddDone(2)
 	time.Sleep(60 * time.Millisecond)
-	p.addDone(2)
-	p.end()
+	p.AddDone(2)
+	p.End()
 	s := b.String()
 	assert.True(t, strings.HasPrefix(s, "\r["), "%q", s)
 	assert.True(t, strings.HasSuffix(s, "4/4 100% 0 tok/s ETA 0s\x1b[K\n"), "%q", s)

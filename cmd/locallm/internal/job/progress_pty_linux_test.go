@@ -1,6 +1,6 @@
 //go:build linux
 
-package main
+package job
 
 import (
 	"bytes"
@@ -38,16 +38,16 @@ func openPTY(t *testing.T) (control, tty *os.File) {
 // terminal.
 func TestProgressBarOnAPseudoTerminal(t *testing.T) {
 	control, tty := openPTY(t)
-	p := newProgress(tty, false)
+	p := NewProgress(tty, false)
 	require.Equal(t, progressBar, p.mode)
 	assert.Equal(t, 60, p.width())
 	p.every = 10 * time.Millisecond
-	p.begin(8, 0, 0)
-	p.addDone(3)
+	p.Begin(8, 0, 0)
+	p.AddDone(3)
 	p.draw(false) // as the ticker does
 	time.Sleep(30 * time.Millisecond)
-	p.addDone(5)
-	p.end()
+	p.AddDone(5)
+	p.End()
 
 	var got bytes.Buffer
 	buf := make([]byte, 4096)

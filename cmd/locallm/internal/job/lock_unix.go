@@ -1,6 +1,6 @@
 //go:build unix
 
-package main
+package job
 
 import (
 	"errors"
@@ -14,7 +14,7 @@ import (
 func lockFile(f *os.File) error {
 	err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 	if errors.Is(err, syscall.EWOULDBLOCK) {
-		return errors.New("another process is writing this file (is the same job, or shard, running twice?)")
+		return ErrLocked
 	}
 	return err
 }
