@@ -2,6 +2,7 @@ package llamacpp_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -9,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -347,4 +350,122 @@ func BenchmarkConstrained(b *testing.B) {
 	b.ReportMetric(median(fr), "free_tok/s")
 	b.ReportMetric(median(cr), "constrained_tok/s")
 	b.ReportMetric(median(ratios), "constrained/free")
+}
+
+// mixedEnv makes TestMixedWorkHelper run one workload of BenchmarkMixedWork.
+const mixedEnv = "LOCALLM_BENCH_MIXED"
+
+// TestMixedWorkHelper is not a test: BenchmarkMixedWork runs this test
+// binary in a child process per workload, so that each has its own peak
+// RSS, and reads the JSON line it prints.
+func TestMixedWorkHelper(t *testing.T) {
+	mode := os.Getenv(mixedEnv)
+	if mode == "" {
+		t.Skip("a child process of BenchmarkMixedWork")
+	}
+	path, err := testmodel.Bench("qwen2-q8_0")
+	require.NoError(t, err)
+	l, err := llamacpp.Open(context.Background(), llamacpp.Options{ModelPath: path,
+		Context: llamacpp.ContextOptions{Threads: benchThreads(), Sequences: 48, ContextSize: 8192}})
+	require.NoError(t, err)
+	defer l.Close()
+	m := l.Model()
+	input := func(i int) llm.Input {
+		toks, err := m.Tokenize(fmt.Sprintf("Input %d: %s", i, strings.Repeat(benchPrompt+" ", 4)), true, false)
+		require.NoError(t, err)
+		text, err := m.Detokenize(toks[1:64], false, false)
+		require.NoError(t, err)
+		return llm.Prompt(text)
+	}
+	var tokens atomic.Int64
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	for i := 0; i < 16; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out, err := l.Generate(context.Background(), []llm.Input{input(i)}, 1, llm.GenerationParams{MaxNewTokens: 64, IgnoreEOS: true})
+			require.NoError(t, err)
+			tokens.Add(int64(out[0].Statistics.OutputTokens[0]))
+		}()
+		if mode != "mixed" {
+			continue
+		}
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			in := input(100 + i)
+			hs, err := l.HiddenStates(context.Background(), []llm.Input{in}, []int{-1})
+			require.NoError(t, err)
+			require.NoError(t, hs[0].Err)
+			tokens.Add(int64(len(hs[0].Tokens)))
+		}()
+		go func() {
+			defer wg.Done()
+			in := input(200 + i)
+			_, err := l.Embed(context.Background(), []llm.Input{in})
+			require.NoError(t, err)
+			toks, _ := m.Tokenize(in.Prompt, true, true)
+			tokens.Add(int64(len(toks)))
+		}()
+	}
+	wg.Wait()
+	st := l.Stats()
+	info := m.Info()
+	kv := float64(st.ContextSize) * float64(2*info.NLayer*info.NEmbd/info.NHead*info.NHeadKV*2)
+	fi, err := os.Stat(path)
+	require.NoError(t, err)
+	line, _ := json.Marshal(map[string]float64{"tokens": float64(tokens.Load()), "seconds": time.Since(t0).Seconds(),
+		"kv_bytes": kv, "model_bytes": float64(fi.Size()), "ctx": float64(st.ContextSize)})
+	fmt.Printf("MIXED %s\n", line)
+}
+
+// BenchmarkMixedWork: one LLM (a decoder that pools its embeddings) serving
+// 16 generations alone, then the same 16 generations with 16 hidden-state
+// and 16 embedding requests at once. One context serves all of it, so the
+// peak RSS should barely move, and the aggregate tokens per second
+// (generated, captured and embedded tokens over the wall time) should not
+// fall.
+func BenchmarkMixedWork(b *testing.B) {
+	if _, err := testmodel.Bench("qwen2-q8_0"); err != nil {
+		b.Skip(err)
+	}
+	type result struct {
+		tokens, seconds, kv, model, ctx, rss float64
+	}
+	run := func(mode string) result {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestMixedWorkHelper$", "-test.v")
+		cmd.Env = append(os.Environ(), mixedEnv+"="+mode)
+		out, err := cmd.CombinedOutput()
+		require.NoError(b, err, "%s", out)
+		_, after, ok := strings.Cut(string(out), "MIXED ")
+		require.True(b, ok, "%s", out)
+		var m map[string]float64
+		require.NoError(b, json.Unmarshal([]byte(strings.SplitN(after, "\n", 2)[0]), &m))
+		rss := float64(cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss << 10)
+		return result{m["tokens"], m["seconds"], m["kv_bytes"], m["model_bytes"], m["ctx"], rss}
+	}
+	var gen, mixed []result
+	for i := 0; i < max(b.N, 3); i++ {
+		gen = append(gen, run("gen"))
+		mixed = append(mixed, run("mixed"))
+	}
+	med := func(rs []result, f func(result) float64) float64 {
+		var xs []float64
+		for _, r := range rs {
+			xs = append(xs, f(r))
+		}
+		return median(xs)
+	}
+	tps := func(r result) float64 { return r.tokens / r.seconds }
+	rss := func(r result) float64 { return r.rss }
+	b.ReportMetric(med(gen, tps), "gen_tok/s")
+	b.ReportMetric(med(mixed, tps), "mixed_tok/s")
+	b.ReportMetric(med(mixed, tps)/med(gen, tps), "mixed/gen_tok/s")
+	b.ReportMetric(med(gen, rss)/(1<<20), "gen_peak_rss_MB")
+	b.ReportMetric(med(mixed, rss)/(1<<20), "mixed_peak_rss_MB")
+	b.ReportMetric(med(mixed, rss)/med(gen, rss), "mixed/gen_rss")
+	last := mixed[len(mixed)-1]
+	b.ReportMetric(med(mixed, rss)/(last.model+last.kv), "mixed_rss/(model+kv)")
+	b.ReportMetric(last.ctx, "ctx_cells")
 }
