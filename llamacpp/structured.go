@@ -23,32 +23,34 @@ type constraint struct {
 }
 
 // constraintCache keeps compiled constraints by their source, so that a job
-// whose rows share a schema compiles it once.
+// whose rows share a schema compiles it once, even when many rows ask for
+// it at the same moment: the first caller compiles, the others wait for it.
 var constraintCache struct {
 	sync.Mutex
-	m map[string]*constraint
+	m map[string]*cachedEntry
+}
+
+type cachedEntry struct {
+	once sync.Once
+	c    *constraint
+	err  error
 }
 
 const constraintCacheSize = 256
 
 func cachedConstraint(key string, build func() (*constraint, error)) (*constraint, error) {
 	constraintCache.Lock()
-	c, ok := constraintCache.m[key]
+	e, ok := constraintCache.m[key]
+	if !ok {
+		if constraintCache.m == nil || len(constraintCache.m) >= constraintCacheSize {
+			constraintCache.m = map[string]*cachedEntry{}
+		}
+		e = &cachedEntry{}
+		constraintCache.m[key] = e
+	}
 	constraintCache.Unlock()
-	if ok {
-		return c, nil
-	}
-	c, err := build()
-	if err != nil {
-		return nil, err
-	}
-	constraintCache.Lock()
-	if constraintCache.m == nil || len(constraintCache.m) >= constraintCacheSize {
-		constraintCache.m = map[string]*constraint{}
-	}
-	constraintCache.m[key] = c
-	constraintCache.Unlock()
-	return c, nil
+	e.once.Do(func() { e.c, e.err = build() })
+	return e.c, e.err
 }
 
 // schemaJSON turns StructuredOutput.Schema into schema bytes: JSON given as
