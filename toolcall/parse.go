@@ -24,7 +24,7 @@ const (
 // midMarkers open a call wherever they appear; leading ones only at the
 // start of the text (after white space).
 var (
-	midMarkers     = []string{hermesOpen, mistralCalls, pythonTag, functionOpen}
+	midMarkers   = []string{hermesOpen, mistralCalls, pythonTag, functionOpen}
 	startMarkers = []string{"{", "[", "```", hermesOpen, mistralCalls, pythonTag, functionOpen}
 )
 
