@@ -136,8 +136,8 @@ func generationError(err error, input string) *APIError {
 // libraryParams maps llm.GenerationParams' names, which its errors use, to
 // the request fields they come from.
 var libraryParams = map[string]string{
-	"max_new_tokens": "max_tokens",
-	"num_generations": "n",
+	"max_new_tokens":   "max_tokens",
+	"num_generations":  "n",
 	"logit_bias token": "logit_bias",
 }
 

@@ -27,14 +27,14 @@ const (
 
 // metrics are the server's Prometheus collectors.
 type metrics struct {
-	registry       *prometheus.Registry
-	requests       *prometheus.CounterVec
-	duration       *prometheus.HistogramVec
-	promptTokens   prometheus.Counter
-	cachedTokens   prometheus.Counter
-	genTokens      prometheus.Counter
-	firstToken     prometheus.Histogram
-	perToken       prometheus.Histogram
+	registry     *prometheus.Registry
+	requests     *prometheus.CounterVec
+	duration     *prometheus.HistogramVec
+	promptTokens prometheus.Counter
+	cachedTokens prometheus.Counter
+	genTokens    prometheus.Counter
+	firstToken   prometheus.Histogram
+	perToken     prometheus.Histogram
 	// generations counts the generations of the requests running.
 	generations atomic.Int64
 }
