@@ -375,6 +375,9 @@ type chatStream struct {
 	text     strings.Builder   // everything generated, for forced calls
 	calls    *toolcall.Stream  // auto: content released as it cannot be a call
 	finish   *llm.FinishReason // the generation ended; its chunk waits for logprobs
+	// pending is content not yet sent: the pieces of one batch of chunks go
+	// out as one delta.
+	pending strings.Builder
 }
 
 func (s *Server) streamChat(ctx context.Context, w http.ResponseWriter, req *chatRequest, j job, start time.Time, cancel func()) {
@@ -385,8 +388,12 @@ func (s *Server) streamChat(ctx context.Context, w http.ResponseWriter, req *cha
 		b, _ := json.Marshal(chatChunk{ID: id, Object: "chat.completion.chunk", Created: created, Model: model, Choices: []chunkChoice{c}})
 		out.event(b)
 	}
-	content := func(g int, text string) {
-		if text != "" {
+	content := func(g int, text string) { choices[g].pending.WriteString(text) }
+	release := func(g int) {
+		st := &choices[g]
+		if st.pending.Len() > 0 {
+			text := st.pending.String()
+			st.pending.Reset()
 			send(chunkChoice{Index: g, Delta: chatDelta{Content: &text}})
 		}
 	}
@@ -410,6 +417,7 @@ func (s *Server) streamChat(ctx context.Context, w http.ResponseWriter, req *cha
 			rest, calls = st.calls.Close(req.tools)
 			content(g, rest)
 		}
+		release(g)
 		if len(calls) > 0 {
 			finish = "tool_calls"
 			delta := chatDelta{}
@@ -466,6 +474,9 @@ func (s *Server) streamChat(ctx context.Context, w http.ResponseWriter, req *cha
 			if c.Done {
 				end(c.Generation, c.FinishReason, nil)
 			}
+		}
+		for g := range choices {
+			release(g)
 		}
 		out.flush()
 	})

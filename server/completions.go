@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/locallm/locallm/llm"
@@ -140,6 +141,7 @@ func (s *Server) streamCompletion(ctx context.Context, w http.ResponseWriter, re
 	id, created, model := newID("cmpl-"), start.Unix(), s.modelID()
 	total := len(req.prompts) * req.n
 	started := make([]bool, total)
+	pending := make([]strings.Builder, total) // a batch's pieces go out as one chunk
 	finished := make([]bool, total)
 	waiting := make([]*llm.FinishReason, total)
 	send := func(c completionChoice) {
@@ -153,11 +155,16 @@ func (s *Server) streamCompletion(ctx context.Context, w http.ResponseWriter, re
 				t = req.prompts[k/req.n] + t
 			}
 		}
-		if t != "" {
-			send(completionChoice{Index: k, Text: t})
+		pending[k].WriteString(t)
+	}
+	release := func(k int) {
+		if pending[k].Len() > 0 {
+			send(completionChoice{Index: k, Text: pending[k].String()})
+			pending[k].Reset()
 		}
 	}
 	end := func(k int, reason llm.FinishReason, o *llm.Output) {
+		release(k)
 		if o == nil && req.logprobs {
 			waiting[k] = &reason
 			return
@@ -184,6 +191,9 @@ func (s *Server) streamCompletion(ctx context.Context, w http.ResponseWriter, re
 			if c.Done {
 				end(k, c.FinishReason, nil)
 			}
+		}
+		for k := range pending {
+			release(k)
 		}
 		out.flush()
 	})
