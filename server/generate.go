@@ -113,12 +113,34 @@ func (s *Server) streamJob(ctx context.Context, start time.Time, j job, emit fun
 		done <- result{outs, err}
 	}()
 	var buf []llm.Chunk
+	var last time.Time // of the last batch emitted
+	var timer *time.Timer
 	for {
 		select {
 		case <-q.wake:
+			// Within StreamInterval of the last batch, let chunks gather:
+			// fewer, larger events cost the client and the server less,
+			// and leave the CPU to the decode.
+			if wait := s.opts.StreamInterval - time.Since(last); wait > 0 && !last.IsZero() {
+				if timer == nil {
+					timer = time.NewTimer(wait)
+					defer timer.Stop()
+				} else {
+					timer.Reset(wait)
+				}
+				select {
+				case <-timer.C:
+				case r := <-done:
+					timer.Stop()
+					if items := q.take(buf); len(items) > 0 {
+						emit(items)
+					}
+					return r.outs, r.err
+				}
+			}
 			items := q.take(buf)
 			emit(items)
-			buf = items
+			buf, last = items, time.Now()
 		case r := <-done:
 			if items := q.take(buf); len(items) > 0 {
 				emit(items)
