@@ -377,7 +377,8 @@ type chatStream struct {
 	finish   *llm.FinishReason // the generation ended; its chunk waits for logprobs
 	// pending is content not yet sent: the pieces of one batch of chunks go
 	// out as one delta.
-	pending strings.Builder
+	pending   strings.Builder
+	reasoning strings.Builder // reasoning not yet sent
 }
 
 func (s *Server) streamChat(ctx context.Context, w http.ResponseWriter, req *chatRequest, j job, start time.Time, cancel func()) {
@@ -391,6 +392,10 @@ func (s *Server) streamChat(ctx context.Context, w http.ResponseWriter, req *cha
 	content := func(g int, text string) { choices[g].pending.WriteString(text) }
 	release := func(g int) {
 		st := &choices[g]
+		if st.reasoning.Len() > 0 {
+			send(chunkChoice{Index: g, Delta: chatDelta{ReasoningContent: st.reasoning.String()}})
+			st.reasoning.Reset()
+		}
 		if st.pending.Len() > 0 {
 			text := st.pending.String()
 			st.pending.Reset()
@@ -470,6 +475,7 @@ func (s *Server) streamChat(ctx context.Context, w http.ResponseWriter, req *cha
 			}
 			begin(c.Generation)
 			choices[c.Generation].chunked = true
+			choices[c.Generation].reasoning.WriteString(c.Reasoning)
 			piece(c.Generation, c.Text)
 			if c.Done {
 				end(c.Generation, c.FinishReason, nil)

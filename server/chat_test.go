@@ -319,3 +319,29 @@ func TestChatInputErrors(t *testing.T) {
 	assert.Equal(t, http.StatusBadRequest, status)
 	assert.Equal(t, "messages[0]", at(v, "error", "param"))
 }
+
+// TestChatReasoning: a reasoning model's reasoning comes back as
+// reasoning_content, in the message and in the stream.
+func TestChatReasoning(t *testing.T) {
+	f := &fake{think: "Let me think.", reply: func(llm.Input, int) string { return "42" }}
+	_, ts := newServer(t, f, server.Options{})
+	status, v, _ := post(t, ts, "/v1/chat/completions", `{"messages":[{"role":"user","content":"?"}]}`)
+	require.Equal(t, http.StatusOK, status)
+	assert.Equal(t, "Let me think.", at(v, "choices", 0, "message", "reasoning_content"))
+	assert.Equal(t, "42", at(v, "choices", 0, "message", "content"))
+
+	evs, done := events(t, ts, "/v1/chat/completions", `{"messages":[{"role":"user","content":"?"}],"stream":true}`)
+	require.True(t, done)
+	var reasoning, content string
+	for _, e := range evs {
+		if s, ok := at(e, "choices", 0, "delta", "reasoning_content").(string); ok {
+			assert.Empty(t, content, "reasoning comes before the answer")
+			reasoning += s
+		}
+		if s, ok := at(e, "choices", 0, "delta", "content").(string); ok {
+			content += s
+		}
+	}
+	assert.Equal(t, "Let me think.", reasoning)
+	assert.Equal(t, "42", content)
+}

@@ -27,6 +27,9 @@ import (
 // for an input, and each byte of it is one token.
 type fake struct {
 	reply func(in llm.Input, g int) string
+	// think, when set, is each generation's reasoning, streamed before
+	// its text.
+	think string
 	// tokenDelay is slept (watching ctx) before each token.
 	tokenDelay time.Duration
 	// embedErr is what Embed returns; nil gives vectors.
@@ -93,6 +96,9 @@ func (f *fake) GenerateStream(ctx context.Context, inputs []llm.Input, n int, p 
 				text, reason = text[:p.MaxNewTokens], llm.FinishLength
 			}
 			var lps []llm.TokenLogprob
+			if f.think != "" && fn != nil {
+				fn(llm.Chunk{Input: i, Generation: g, Reasoning: f.think})
+			}
 			for k := 0; k < len(text); k++ {
 				if f.tokenDelay > 0 {
 					select {
@@ -121,6 +127,9 @@ func (f *fake) GenerateStream(ctx context.Context, inputs []llm.Input, n int, p 
 			o.Generations = append(o.Generations, text)
 			o.FinishReasons = append(o.FinishReasons, reason)
 			o.Statistics.OutputTokens = append(o.Statistics.OutputTokens, len(text))
+			if f.think != "" {
+				o.Reasoning = append(o.Reasoning, f.think)
+			}
 			if p.Logprobs {
 				o.Logprobs = append(o.Logprobs, lps)
 			}
