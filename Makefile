@@ -25,6 +25,7 @@ test:
 	$(ENV) $(GO) test -count=1 -timeout 40m ./...
 	$(ENV) $(GO) test -count=1 -timeout 40m -race ./llamacpp/engine/
 	$(ENV) $(GO) test -count=1 -timeout 40m -race -run 'Race|Concurrent' ./llamacpp/
+	$(ENV) $(GO) test -count=1 -timeout 40m -race -run 'Race|Concurrent|Disconnect' ./server/
 
 test-short:
 	$(ENV) $(GO) test -short -count=1 ./...
@@ -49,6 +50,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./grammar/
 	$(GO) test -run '^$$' -fuzz FuzzCompileSchema -fuzztime 30s ./grammar/
 	$(GO) test -run '^$$' -fuzz FuzzRead -fuzztime 30s ./llamacpp/gguf/
+	CGO_ENABLED=0 $(GO) test -run '^$$' -fuzz FuzzRequest -fuzztime 30s ./server/
 
 clean:
 	rm -rf bin $(MODELS)
