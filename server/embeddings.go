@@ -127,6 +127,9 @@ func (s *Server) handleEmbeddings(w http.ResponseWriter, r *http.Request) {
 	}
 	vecs, tokens, err := s.embed(ctx, req)
 	release()
+	if err != nil && ctx.Err() != nil {
+		err = s.cancelled(ctx)
+	}
 	if err != nil {
 		writeError(w, err)
 		return

@@ -26,6 +26,9 @@ type job struct {
 func (s *Server) generate(ctx context.Context, start time.Time, j job, onChunk func(llm.Chunk)) ([]llm.Output, error) {
 	release, err := s.admit.acquire(ctx)
 	if err != nil {
+		if ctx.Err() != nil {
+			err = s.cancelled(ctx)
+		}
 		return nil, generationError(err, j.inputParam)
 	}
 	defer release()
@@ -44,7 +47,7 @@ func (s *Server) generate(ctx context.Context, start time.Time, j job, onChunk f
 	}
 	if err != nil {
 		if ctx.Err() != nil {
-			err = ctx.Err()
+			err = s.cancelled(ctx)
 		}
 		return outs, generationError(err, j.inputParam)
 	}
@@ -65,6 +68,15 @@ func (s *Server) generate(ctx context.Context, start time.Time, j job, onChunk f
 	}
 	s.metrics.usage(outs)
 	return outs, nil
+}
+
+// cancelled is the error of a request whose context ended: the client's
+// going away, or Shutdown's deadline, which the client hears of.
+func (s *Server) cancelled(ctx context.Context) error {
+	if s.base.Err() != nil {
+		return unavailable("shutting_down", "the server shut down before the request finished")
+	}
+	return ctx.Err()
 }
 
 // chunkQueue carries chunks from the LLM's callback, which must not

@@ -145,12 +145,16 @@ func TestShutdownDeadline(t *testing.T) {
 	require.NoError(t, err)
 	go s.Serve(ln)
 	url := "http://" + ln.Addr().String()
+	answer := make(chan string, 1)
 	go func() {
 		resp, err := http.Post(url+"/v1/chat/completions", "application/json", strings.NewReader(`{"messages":[{"role":"user","content":"hi"}],"max_tokens":200}`))
-		if err == nil {
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
+		if err != nil {
+			answer <- err.Error()
+			return
 		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		answer <- fmt.Sprint(resp.StatusCode, " ", string(b))
 	}()
 	waitFor(t, "the request to start", func() bool { return f.calls() == 1 })
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
@@ -161,6 +165,9 @@ func TestShutdownDeadline(t *testing.T) {
 	assert.Less(t, time.Since(start), 3*time.Second, "the generation was cancelled, not waited for")
 	waitFor(t, "the generation to stop", func() bool { return len(f.returned()) == 1 })
 	assert.ErrorIs(t, f.returned()[0], context.Canceled)
+	a := <-answer
+	assert.Contains(t, a, "503 ", "the client hears why")
+	assert.Contains(t, a, "shutting_down")
 }
 
 // TestShutdownHandler: Shutdown works for a Server used as a plain handler.
