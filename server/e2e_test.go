@@ -33,6 +33,9 @@ import (
 	"github.com/locallm/locallm/server"
 )
 
+// The engine reports its queue to the metrics.
+var _ server.EngineStats = (*llamacpp.LLM)(nil)
+
 // sharedDir is the project's shared test data, beside the checkout.
 const sharedDir = "../../shared"
 
@@ -478,8 +481,9 @@ func TestE2EDisconnect(t *testing.T) {
 	stream.Close()
 	waitFor(t, "the generations to be cancelled", func() bool {
 		_, body := get(t, tiny.ts, "/metrics", "Authorization", "Bearer test-key")
-		return strings.Contains(body, "locallm_running_generations 0")
+		return strings.Contains(body, "locallm_running_generations 0") && strings.Contains(body, "locallm_active_sequences 0")
 	})
+	assert.Zero(t, tiny.l.ActiveSequences(), "the engine decodes nothing for the client that left")
 	resp, err := c.Chat.Completions.New(bg, openai.ChatCompletionNewParams{Model: "tinyllama",
 		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Still there?")}, MaxTokens: openai.Int(4)})
 	require.NoError(t, err)
