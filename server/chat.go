@@ -21,7 +21,9 @@ type chatRequest struct {
 	choice toolcall.Choice
 	// parse says whether outputs are searched for tool calls: a forced
 	// call, or tool_choice auto with tools and no response_format.
-	parse       bool
+	parse bool
+	// parallel is parallel_tool_calls: false keeps one call per message.
+	parallel    bool
 	logprobs    bool
 	topLogprobs int
 }
@@ -46,7 +48,7 @@ func (s *Server) decodeChat(f fields) (*chatRequest, error) {
 			return nil, badParam("tool_choice", "%v", err)
 		}
 	}
-	if _, err := f.boolean("parallel_tool_calls", true); err != nil {
+	if req.parallel, err = f.boolean("parallel_tool_calls", true); err != nil {
 		return nil, err
 	}
 	req.input.Tools = req.tools
@@ -359,9 +361,10 @@ func (req *chatRequest) message(text string, reason llm.FinishReason) (chatMessa
 	return msg, finish
 }
 
-// limitCalls keeps one call of a forced choice (whose grammar writes one).
+// limitCalls keeps one call of a forced choice (whose grammar writes one),
+// or without parallel_tool_calls.
 func (req *chatRequest) limitCalls(calls []llm.ToolCall) []llm.ToolCall {
-	if req.choice.Forced() && len(calls) > 1 {
+	if (req.choice.Forced() || !req.parallel) && len(calls) > 1 {
 		return calls[:1]
 	}
 	return calls

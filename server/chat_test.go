@@ -345,3 +345,15 @@ func TestChatReasoning(t *testing.T) {
 	assert.Equal(t, "Let me think.", reasoning)
 	assert.Equal(t, "42", content)
 }
+
+func TestChatParallelToolCalls(t *testing.T) {
+	reply := "<tool_call>{\"name\":\"now\"}</tool_call><tool_call>{\"name\":\"get_weather\",\"arguments\":{\"city\":\"A\"}}</tool_call>"
+	f := &fake{reply: func(llm.Input, int) string { return reply }}
+	_, ts := newServer(t, f, server.Options{})
+	status, v, _ := post(t, ts, "/v1/chat/completions", `{"messages":[{"role":"user","content":"hi"}],`+weatherTools+`}`)
+	require.Equal(t, http.StatusOK, status)
+	assert.Len(t, at(v, "choices", 0, "message", "tool_calls"), 2)
+	status, v, _ = post(t, ts, "/v1/chat/completions", `{"messages":[{"role":"user","content":"hi"}],`+weatherTools+`,"parallel_tool_calls":false}`)
+	require.Equal(t, http.StatusOK, status)
+	assert.Len(t, at(v, "choices", 0, "message", "tool_calls"), 1)
+}
