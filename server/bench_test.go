@@ -48,7 +48,8 @@ const benchPrompt = "The history of the printing press begins in the fifteenth c
 // ratio server/library as the median of the pairs. Models: the tiny llama
 // (where the decode is cheapest, so the server's share is largest) and,
 // when make bench's llamacpp benchmarks have written it, the 134M q8_0
-// bench model.
+// bench model. Each model runs with the default stream interval and with
+// every token written as it comes.
 func BenchmarkServerOverhead(b *testing.B) {
 	dir := b.TempDir()
 	tinyPath := filepath.Join(dir, "tiny.gguf")
@@ -58,7 +59,8 @@ func BenchmarkServerOverhead(b *testing.B) {
 		models = append(models, struct{ name, path string }{"134m-q8_0", p})
 	}
 	for _, m := range models {
-		b.Run(m.name, func(b *testing.B) { benchOverhead(b, m.path) })
+		b.Run(m.name, func(b *testing.B) { benchOverhead(b, m.path, 0) })
+		b.Run(m.name+"/every-token", func(b *testing.B) { benchOverhead(b, m.path, -1) })
 	}
 }
 
@@ -67,13 +69,14 @@ func fileExists(p string) bool {
 	return err == nil
 }
 
-func benchOverhead(b *testing.B, path string) {
+// benchOverhead measures one model; interval is Options.StreamInterval.
+func benchOverhead(b *testing.B, path string, interval time.Duration) {
 	const clients, perClient, tokens = 16, 4, 64
 	l, err := llamacpp.Open(context.Background(), llamacpp.Options{ModelPath: path,
 		Context: llamacpp.ContextOptions{Threads: benchThreads(), Sequences: clients, ContextSize: 8192}})
 	require.NoError(b, err)
 	defer l.Close()
-	s, err := server.New(l, server.Options{})
+	s, err := server.New(l, server.Options{StreamInterval: interval})
 	require.NoError(b, err)
 	s.MarkReady()
 	ts := httptest.NewServer(s)
