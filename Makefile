@@ -25,7 +25,7 @@ test:
 	$(ENV) $(GO) test -count=1 -timeout 40m ./...
 	$(ENV) $(GO) test -count=1 -timeout 40m -race ./llamacpp/engine/
 	$(ENV) $(GO) test -count=1 -timeout 40m -race -run 'Race|Concurrent' ./llamacpp/
-	$(ENV) $(GO) test -count=1 -timeout 40m -race -run 'Race|Concurrent|Disconnect' ./server/
+	$(ENV) $(GO) test -count=1 -timeout 40m -race -run 'Race|Concurrent|Disconnect' ./llm/server/
 
 test-short:
 	$(ENV) $(GO) test -short -count=1 ./...
@@ -50,7 +50,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./grammar/
 	$(GO) test -run '^$$' -fuzz FuzzCompileSchema -fuzztime 30s ./grammar/
 	$(GO) test -run '^$$' -fuzz FuzzRead -fuzztime 30s ./llamacpp/gguf/
-	CGO_ENABLED=0 $(GO) test -run '^$$' -fuzz FuzzRequest -fuzztime 30s ./server/
+	CGO_ENABLED=0 $(GO) test -run '^$$' -fuzz FuzzRequest -fuzztime 30s ./llm/server/
 
 clean:
 	rm -rf bin $(MODELS)

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/locallm/locallm/llamacpp"
-	"github.com/locallm/locallm/server"
+	"github.com/locallm/locallm/llm/server"
 )
 
 const serveSummary = `Serve a model over OpenAI's HTTP API.

@@ -1,5 +1,5 @@
 // Drives a locallm server with OpenAI's official JS client and prints what
-// it got back as one JSON object; server/js_test.go checks it.
+// it got back as one JSON object; llm/server/js_test.go checks it.
 //
 //   node e2e.mjs BASE_URL API_KEY MODEL SCHEMA_JSON TOOL_PARAMS_JSON
 import OpenAI from "openai";

@@ -19,7 +19,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/locallm/locallm/llm"
-	"github.com/locallm/locallm/server"
+	"github.com/locallm/locallm/llm/server"
 )
 
 // fake is an llm.LLM (and Streamer, Embedder, HiddenStater, EngineStats)

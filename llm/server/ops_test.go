@@ -17,7 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/locallm/locallm/llm"
-	"github.com/locallm/locallm/server"
+	"github.com/locallm/locallm/llm/server"
 )
 
 // waitFor polls cond for up to 5 seconds.

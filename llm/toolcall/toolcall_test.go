@@ -10,7 +10,7 @@ import (
 
 	"github.com/locallm/locallm/grammar"
 	"github.com/locallm/locallm/llm"
-	"github.com/locallm/locallm/toolcall"
+	"github.com/locallm/locallm/llm/toolcall"
 )
 
 var weather = llm.Tool{Type: "function", Function: llm.Function{

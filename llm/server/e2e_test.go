@@ -30,14 +30,14 @@ import (
 	"github.com/locallm/locallm/llamacpp"
 	"github.com/locallm/locallm/llamacpp/tinyllama"
 	"github.com/locallm/locallm/llm"
-	"github.com/locallm/locallm/server"
+	"github.com/locallm/locallm/llm/server"
 )
 
 // The engine reports its queue to the metrics.
 var _ server.EngineStats = (*llamacpp.LLM)(nil)
 
 // sharedDir is the project's shared test data, beside the checkout.
-const sharedDir = "../../shared"
+const sharedDir = "../../../shared"
 
 var tiny struct {
 	once sync.Once

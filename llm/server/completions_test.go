@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/locallm/locallm/llm"
-	"github.com/locallm/locallm/server"
+	"github.com/locallm/locallm/llm/server"
 )
 
 func TestCompletions(t *testing.T) {

@@ -24,7 +24,7 @@ import (
 	"github.com/locallm/locallm/llamacpp"
 	"github.com/locallm/locallm/llamacpp/tinyllama"
 	"github.com/locallm/locallm/llm"
-	"github.com/locallm/locallm/server"
+	"github.com/locallm/locallm/llm/server"
 )
 
 // benchThreads is $LOCALLM_BENCH_THREADS or one per physical core, as the

@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/locallm/locallm/llm"
-	"github.com/locallm/locallm/server"
+	"github.com/locallm/locallm/llm/server"
 )
 
 func TestChatParams(t *testing.T) {

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/locallm/locallm/llm"
-	"github.com/locallm/locallm/toolcall"
+	"github.com/locallm/locallm/llm/toolcall"
 )
 
 // chatRequest is a decoded /v1/chat/completions request.
