@@ -47,33 +47,33 @@ type ContextParams struct {
 	// ContextSize is the number of KV cache cells, shared by all sequences
 	// (llama.cpp's n_ctx with a unified cache; llama.cpp rounds it up to a
 	// multiple of 256). Default 4096.
-	ContextSize int `json:"context_size,omitempty" yaml:"context_size,omitempty"`
+	ContextSize int
 	// BatchSize is the most tokens given to one llama_decode (n_batch).
 	// Default 512.
-	BatchSize int `json:"batch_size,omitempty" yaml:"batch_size,omitempty"`
+	BatchSize int
 	// UBatchSize is the physical batch size (n_ubatch). Default BatchSize.
-	UBatchSize int `json:"ubatch_size,omitempty" yaml:"ubatch_size,omitempty"`
+	UBatchSize int
 	// Sequences is the most sequences decoded together (n_seq_max).
 	// Default 16; at most 256.
-	Sequences int `json:"sequences,omitempty" yaml:"sequences,omitempty"`
+	Sequences int
 	// Threads is the number of threads for generation; BatchThreads for
 	// prompt processing. Default: the number of physical cores (as
 	// llama.cpp's tools do); BatchThreads defaults to Threads.
-	Threads      int `json:"threads,omitempty" yaml:"threads,omitempty"`
-	BatchThreads int `json:"batch_threads,omitempty" yaml:"batch_threads,omitempty"`
+	Threads      int
+	BatchThreads int
 	// CacheType is the KV cache element type. Default CacheF16.
-	CacheType CacheType `json:"cache_type,omitempty" yaml:"cache_type,omitempty"`
+	CacheType CacheType
 	// FlashAttention defaults to FlashAuto.
-	FlashAttention FlashAttention `json:"flash_attention,omitempty" yaml:"flash_attention,omitempty"`
+	FlashAttention FlashAttention
 	// Embeddings makes the context produce embeddings (pooled per
 	// sequence for models whose metadata declares pooling) as well as
 	// logits; SetEmbeddings changes it between decodes.
-	Embeddings bool `json:"embeddings,omitempty" yaml:"embeddings,omitempty"`
+	Embeddings bool
 	// HiddenStates installs the graph-evaluation callback that SetCapture
 	// and CapturedRows use to read hidden states of any layer. While
 	// nothing is being captured the callback only answers "no" for each
 	// graph node (a function call per node per decode).
-	HiddenStates bool `json:"hidden_states,omitempty" yaml:"hidden_states,omitempty"`
+	HiddenStates bool
 }
 
 // Defaults and limits of ContextParams.
