@@ -30,6 +30,12 @@ type Config struct {
 	// MinSharedPrefix is the shortest common prompt prefix whose KV cells
 	// a generation reuses from another running one. Default 16.
 	MinSharedPrefix int
+	// GatherWindow is how long the scheduler waits for more work before it
+	// makes its first context, so that jobs submitted together from several
+	// goroutines (a JSONL job's first rows) get one context sized for all
+	// of them rather than for whichever came first. Default 5ms; negative
+	// waits not at all.
+	GatherWindow time.Duration
 }
 
 // Errors of the engine; llm's sentinels are wrapped where they apply.
@@ -81,6 +87,9 @@ func New(b Backend, cfg Config) (*Engine, error) {
 	cfg.MinContext = min(cfg.MinContext, cfg.MaxContext)
 	if cfg.MinSharedPrefix <= 0 {
 		cfg.MinSharedPrefix = 16
+	}
+	if cfg.GatherWindow == 0 {
+		cfg.GatherWindow = 5 * time.Millisecond
 	}
 	return &Engine{
 		b: b, cfg: cfg,

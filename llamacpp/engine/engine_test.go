@@ -166,6 +166,25 @@ func TestContextSizedToWork(t *testing.T) {
 	sizes := f.contexts()
 	assert.LessOrEqual(t, len(sizes), 4, "a few growths at most: %v", sizes)
 
+	// A wave of jobs submitted together gets one context sized for all of
+	// them, not one sized for whichever the scheduler saw first.
+	f3 := fakeFor(t)
+	e3 := newEngine(t, f3, Config{MaxContext: 1 << 16, GatherWindow: time.Second})
+	var wg3 sync.WaitGroup
+	start := make(chan struct{})
+	for i := 0; i < f3.seqs; i++ {
+		wg3.Add(1)
+		go func() {
+			defer wg3.Done()
+			<-start
+			_, err := e3.Generate(context.Background(), genCase{prompt: fmt.Sprint("row ", i), n: 1, params: llm.GenerationParams{MaxNewTokens: 250}}.request(f3))
+			assert.NoError(t, err)
+		}()
+	}
+	close(start)
+	wg3.Wait()
+	assert.Equal(t, []int{2048}, f3.contexts(), "8 rows of about 256 cells, in one context")
+
 	f2 := fakeFor(t)
 	e2 := newEngine(t, f2, Config{MaxContext: 300, Preallocate: true})
 	_, err = e2.Capture(context.Background(), f2.tokens("x"), []int{0})

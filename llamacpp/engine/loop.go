@@ -267,6 +267,9 @@ func (s *scheduler) admit() {
 			if len(s.running) > 0 {
 				return // a context cannot grow under running sequences: drain first
 			}
+			if s.ctx == nil && !s.cfg.Preallocate {
+				s.gather()
+			}
 			cells := s.demand()
 			if s.ctx != nil {
 				cells = max(cells, 2*s.ctx.Size())
@@ -329,6 +332,33 @@ func (s *scheduler) admit() {
 			}
 		}
 		s.running = append(s.running, r)
+	}
+}
+
+// gather collects the jobs submitted within Config.GatherWindow, or until
+// they would fill every sequence.
+func (s *scheduler) gather() {
+	if s.cfg.GatherWindow < 0 {
+		return
+	}
+	t := time.NewTimer(s.cfg.GatherWindow)
+	defer t.Stop()
+	for {
+		seqs := 0
+		for _, j := range s.waiting {
+			seqs += j.nseq
+		}
+		if seqs >= s.cfg.Sequences {
+			return
+		}
+		select {
+		case j := <-s.e.submit:
+			s.waiting = append(s.waiting, j)
+		case <-s.e.stop:
+			return
+		case <-t.C:
+			return
+		}
 	}
 }
 
