@@ -1,15 +1,18 @@
 # locallm's build. Every target sets the cgo environment itself through
 # scripts/cgo-env: llama.cpp's include directories in the pinned ollama
-# module, and -O3 -march=native (PORTABLE=1: a baseline build for any CPU).
+# module, and -O3 -march=native (PORTABLE=1: a baseline build for any CPU),
+# with ggml's CPU threads run by OpenMP as upstream builds them (OPENMP=0:
+# ggml's own thread pool).
 
 GO       ?= go
 PORTABLE ?= 0
+OPENMP   ?= 1
 BENCHOUT ?= bench/results.txt
 BENCH    ?= .
 BENCHTIME ?= 1x
 MODELS   ?= .models
 
-ENV = eval "$$(PORTABLE=$(PORTABLE) GO=$(GO) sh scripts/cgo-env)" &&
+ENV = eval "$$(PORTABLE=$(PORTABLE) OPENMP=$(OPENMP) GO=$(GO) sh scripts/cgo-env)" &&
 
 .PHONY: all build test test-short bench demo env fuzz cuda clean
 
@@ -44,7 +47,7 @@ demo: build
 	@echo
 
 env:
-	@PORTABLE=$(PORTABLE) GO=$(GO) sh scripts/cgo-env
+	@PORTABLE=$(PORTABLE) OPENMP=$(OPENMP) GO=$(GO) sh scripts/cgo-env
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./grammar/
