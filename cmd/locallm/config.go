@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 
+	"github.com/spf13/pflag"
 	"gopkg.in/yaml.v3"
 
 	"github.com/locallm/locallm/llamacpp"
@@ -66,14 +66,18 @@ type jobFlags struct {
 	dumpConfig bool
 }
 
-func (j *jobFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&j.input, "input", "", "JSONL file of rows to run, one JSON object per line (see the README)")
-	fs.StringVar(&j.output, "output", "", "JSONL file the finished rows are appended to; run again to resume")
-	j.shardFlags.register(fs)
-	fs.BoolVar(&j.quiet, "quiet", false, "no progress on stderr")
-	fs.StringVar(&j.config, "config", "", "YAML run file with the model, generation and job settings; flags given explicitly override it")
+func (j *jobFlags) title() string { return "Job" }
+
+func (j *jobFlags) addFlags(fs *pflag.FlagSet) {
+	fs.StringVarP(&j.input, "input", "i", "", "JSONL `FILE` of rows to run, one JSON object per line (see the README)")
+	fs.StringVarP(&j.output, "output", "o", "", "JSONL `FILE` the finished rows are appended to; run again to resume")
+	j.shardFlags.addFlags(fs)
+	fs.BoolVarP(&j.quiet, "quiet", "q", false, "no progress on stderr")
+	fs.StringVar(&j.config, "config", "", "YAML run `FILE` with the model, generation and job settings; flags given explicitly override it")
 	fs.BoolVar(&j.dumpConfig, "dump-config", false, "print the effective run file as YAML and exit")
 }
+
+func (j *jobFlags) check(fs *pflag.FlagSet) error { return nil }
 
 // settingsFromFlags reads every flag's value, default or not.
 func settingsFromFlags(mf *modelFlags, gf *genFlags, jf *jobFlags) jobSettings {
@@ -107,6 +111,7 @@ var configFlags = map[string]func(dst, src *jobSettings){
 	"repeat-penalty":    func(d, s *jobSettings) { d.Params.RepeatPenalty = s.Params.RepeatPenalty },
 	"presence-penalty":  func(d, s *jobSettings) { d.Params.PresencePenalty = s.Params.PresencePenalty },
 	"frequency-penalty": func(d, s *jobSettings) { d.Params.FrequencyPenalty = s.Params.FrequencyPenalty },
+	"penalty-last-n":    func(d, s *jobSettings) { d.Params.PenaltyLastN = s.Params.PenaltyLastN },
 	"seed":              func(d, s *jobSettings) { d.Params.Seed = s.Params.Seed },
 	"stop":              func(d, s *jobSettings) { d.Params.Stop = append([]string(nil), s.Params.Stop...) },
 	"ignore-eos":        func(d, s *jobSettings) { d.Params.IgnoreEOS = s.Params.IgnoreEOS },
@@ -115,28 +120,51 @@ var configFlags = map[string]func(dst, src *jobSettings){
 	"output":            func(d, s *jobSettings) { d.Output = s.Output },
 	"shard":             func(d, s *jobSettings) { d.Shard = s.Shard },
 	"shard-count":       func(d, s *jobSettings) { d.ShardCount = s.ShardCount },
-	"schema":            copyStructured,
-	"grammar":           copyStructured,
-	"regex":             copyStructured,
-	"lenient":           copyStructured,
-	"retries":           copyStructured,
+	// A constraint from the flags replaces the file's (with the file's
+	// lenient, retries and closing_tokens, unless flags set them too).
+	"schema":         copyConstraint,
+	"grammar":        copyConstraint,
+	"regex":          copyConstraint,
+	"lenient":        func(d, s *jobSettings) { structuredOf(d).Lenient = flagsStructured(s).Lenient },
+	"retries":        func(d, s *jobSettings) { structuredOf(d).Retries = flagsStructured(s).Retries },
+	"closing-tokens": func(d, s *jobSettings) { structuredOf(d).ClosingTokens = flagsStructured(s).ClosingTokens },
 }
 
-func copyStructured(d, s *jobSettings) {
-	d.Model.Structured = mergeStructured(d.Model.Structured, s.Model.Structured)
+func copyConstraint(d, s *jobSettings) {
+	so, f := structuredOf(d), flagsStructured(s)
+	so.Schema, so.GBNF, so.Regex = f.Schema, f.GBNF, f.Regex
+}
+
+// flagsStructured is the flags' structured output, the zero one if none.
+func flagsStructured(s *jobSettings) *llm.StructuredOutput {
+	if s.Model.Structured == nil {
+		return &llm.StructuredOutput{}
+	}
+	return s.Model.Structured
+}
+
+// structuredOf returns d's structured output, made if d has none, and
+// copied so that d does not share it.
+func structuredOf(d *jobSettings) *llm.StructuredOutput {
+	so := &llm.StructuredOutput{}
+	if d.Model.Structured != nil {
+		*so = *d.Model.Structured
+	}
+	d.Model.Structured = so
+	return so
 }
 
 // flagsNotInConfig are generate's flags that a run file does not hold: the
 // single-prompt ones and those about this invocation rather than the job.
 var flagsNotInConfig = map[string]bool{
 	"prompt": true, "messages": true, "stats": true, "quiet": true,
-	"config": true, "dump-config": true, "log-level": true,
+	"config": true, "dump-config": true,
 }
 
 // effectiveSettings returns the job's settings: the run file at path, if
 // any, with the flags the user set explicitly on top; without a run file,
 // the flags, defaults included.
-func effectiveSettings(fs *flag.FlagSet, path string, fromFlags jobSettings) (jobSettings, error) {
+func effectiveSettings(fs *pflag.FlagSet, path string, fromFlags jobSettings) (jobSettings, error) {
 	if path == "" {
 		return fromFlags, nil
 	}
@@ -144,7 +172,7 @@ func effectiveSettings(fs *flag.FlagSet, path string, fromFlags jobSettings) (jo
 	if err != nil {
 		return jobSettings{}, err
 	}
-	fs.Visit(func(f *flag.Flag) {
+	fs.Visit(func(f *pflag.Flag) {
 		if set := configFlags[f.Name]; set != nil {
 			set(&s, &fromFlags)
 		}

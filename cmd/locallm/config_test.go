@@ -2,11 +2,11 @@ package main
 
 import (
 	"bytes"
-	"flag"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/spf13/pflag"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -45,7 +45,7 @@ func TestRunFileRoundTrip(t *testing.T) {
 		},
 		Params: llm.GenerationParams{
 			MaxNewTokens: 77, Temperature: 0, TopK: 40, TopP: 0.95, MinP: 0.05, TypicalP: 1,
-			RepeatPenalty: 1, Seed: 42, Stop: []string{"\n\n", "END", "off", "42", " lead", "- x: y"},
+			RepeatPenalty: 1, PenaltyLastN: 64, Seed: 42, Stop: []string{"\n\n", "END", "off", "42", " lead", "- x: y"},
 		},
 		NumGenerations: 3, Input: "in.jsonl", Output: "out.jsonl", Shard: "1/4",
 	}, s)
@@ -81,13 +81,10 @@ output: file-out.jsonl
 		var mf modelFlags
 		var gf genFlags
 		var jf jobFlags
-		fs2 := flag.NewFlagSet("values", flag.ContinueOnError)
-		mf.register(fs2)
-		gf.register(fs2)
-		jf.register(fs2)
-		fs2.String("prompt", "", "")
-		fs2.String("messages", "", "")
-		fs2.Bool("stats", false, "")
+		fs2 := pflag.NewFlagSet("values", pflag.ContinueOnError)
+		mf.addFlags(fs2)
+		gf.addFlags(fs2)
+		jf.addFlags(fs2)
 		require.NoError(t, fs2.Parse(args))
 		s, err := effectiveSettings(fs2, path, settingsFromFlags(&mf, &gf, &jf))
 		require.NoError(t, err)
@@ -121,10 +118,8 @@ output: file-out.jsonl
 }
 
 func TestEveryGenerateFlagIsClassified(t *testing.T) {
-	fs := newFlagSet(commands["generate"])
-	fs.String("log-level", "", "")
-	commands["generate"].setup(fs)
-	fs.VisitAll(func(f *flag.Flag) {
+	fs := generateCmd().Flags()
+	fs.VisitAll(func(f *pflag.Flag) {
 		_, inConfig := configFlags[f.Name]
 		assert.True(t, inConfig != flagsNotInConfig[f.Name], "flag -%s must be in exactly one of configFlags and flagsNotInConfig", f.Name)
 	})

@@ -3,23 +3,15 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/locallm/locallm/llamacpp"
 	"github.com/locallm/locallm/llm"
 )
-
-func init() {
-	register(&command{
-		name:    "generate",
-		summary: generateSummary,
-		usage:   "-model FILE (-prompt TEXT | -messages FILE | -input IN.jsonl -output OUT.jsonl) [flags]",
-		setup:   setupGenerate,
-	})
-}
 
 const generateSummary = `Generate text from a prompt or chat messages, or for every row of a JSONL file.
 
@@ -38,22 +30,20 @@ OUT.jsonl are skipped. Bad rows go, with their line number, to
 OUT.jsonl.errors.jsonl and the job goes on. -shard I/N runs one part of the rows.
 -config FILE reads the settings from a YAML run file; -dump-config prints them.`
 
-func setupGenerate(fs *flag.FlagSet) func(context.Context, []string) error {
+func generateCmd() *cobra.Command {
 	var mf modelFlags
 	var gf genFlags
 	var jf jobFlags
 	var sf structFlags
-	mf.register(fs)
-	gf.register(fs)
-	jf.register(fs)
-	sf.register(fs)
-	prompt := fs.String("prompt", "", "raw prompt")
-	messages := fs.String("messages", "", "JSON file with chat messages: [{\"role\": ..., \"content\": ...}, ...]")
-	stats := fs.Bool("stats", false, "print one JSON line of statistics on stderr")
-	return func(ctx context.Context, args []string) error {
-		if len(args) > 0 {
-			return usageError("unexpected arguments %q", args)
-		}
+	var prompt, messages string
+	var stats bool
+	var c *cobra.Command
+	c = newCommand(&cobra.Command{
+		Use:   "generate --model FILE (--prompt TEXT | --messages FILE | --input IN.jsonl --output OUT.jsonl) [flags]",
+		Short: "Generate text from a prompt or chat messages, or for every row of a JSONL file",
+		Long:  generateSummary,
+	}, func(ctx context.Context, args []string) error {
+		fs := c.Flags()
 		so, err := sf.structured()
 		if err != nil {
 			return err
@@ -62,24 +52,24 @@ func setupGenerate(fs *flag.FlagSet) func(context.Context, []string) error {
 		fromFlags.Model.Structured = so
 		settings, err := effectiveSettings(fs, jf.config, fromFlags)
 		if err != nil {
-			return &exitError{code: 2, err: err}
+			return asUsage(err)
 		}
 		if jf.dumpConfig {
 			return dumpRunFile(stdout, settings)
 		}
-		single := *prompt != "" || *messages != ""
+		single := prompt != "" || messages != ""
 		if single && jf.output != "" {
-			return usageError("-output is for -input jobs; with -prompt or -messages the text goes to stdout")
+			return usageError("--output is for --input jobs; with --prompt or --messages the text goes to stdout")
 		}
 		if settings.Input != "" || (settings.Output != "" && !single) {
 			if single {
-				return usageError("give -prompt or -messages, or -input, not both")
+				return usageError("give --prompt or --messages, or --input, not both")
 			}
-			return runGenerateJob(ctx, settings, jf.quiet, *stats)
+			return runGenerateJob(ctx, settings, jf.quiet, stats)
 		}
 		opts := settings.Model
 		if opts.ModelPath == "" {
-			return usageError("-model is required")
+			return usageError("--model is required")
 		}
 		params := settings.Params
 		if err := params.Validate(); err != nil {
@@ -87,20 +77,20 @@ func setupGenerate(fs *flag.FlagSet) func(context.Context, []string) error {
 		}
 		var in llm.Input
 		switch {
-		case *prompt != "" && *messages != "":
-			return usageError("give -prompt or -messages, not both")
-		case *prompt != "":
-			in = llm.Prompt(*prompt)
-		case *messages != "":
-			data, err := os.ReadFile(*messages)
+		case prompt != "" && messages != "":
+			return usageError("give --prompt or --messages, not both")
+		case prompt != "":
+			in = llm.Prompt(prompt)
+		case messages != "":
+			data, err := os.ReadFile(messages)
 			if err != nil {
 				return err
 			}
 			if err := json.Unmarshal(data, &in.Messages); err != nil {
-				return fmt.Errorf("-messages %s: %w", *messages, err)
+				return fmt.Errorf("--messages %s: %w", messages, err)
 			}
 		default:
-			return usageError("-prompt, -messages or -input is required")
+			return usageError("--prompt, --messages or --input is required")
 		}
 		start := time.Now()
 		l, err := llamacpp.Open(ctx, opts)
@@ -125,14 +115,19 @@ func setupGenerate(fs *flag.FlagSet) func(context.Context, []string) error {
 				enc.Encode(map[string]any{"generation": i, "text": text, "finish_reason": out.FinishReasons[i]})
 			}
 		}
-		if *stats {
+		if stats {
 			printStats(out, time.Since(start), time.Since(genStart))
 		}
 		if out.Err != nil {
 			return out.Err
 		}
 		return err
-	}
+	}, &mf, &gf, &sf, &jf)
+	fs := c.Flags()
+	fs.StringVarP(&prompt, "prompt", "p", "", "raw prompt `TEXT`, used as it is")
+	fs.StringVar(&messages, "messages", "", "JSON `FILE` with chat messages: [{\"role\": ..., \"content\": ...}, ...]")
+	fs.BoolVar(&stats, "stats", false, "print one JSON line of statistics on stderr")
+	return c
 }
 
 // printStats writes the --stats line. Decode speed counts the tokens after

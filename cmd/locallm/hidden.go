@@ -4,12 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/spf13/cobra"
 
 	"github.com/locallm/locallm/cmd/locallm/internal/job"
 	"github.com/locallm/locallm/cmd/locallm/internal/npyout"
@@ -17,15 +18,6 @@ import (
 	"github.com/locallm/locallm/llamacpp"
 	"github.com/locallm/locallm/llm"
 )
-
-func init() {
-	register(&command{
-		name:    "hidden",
-		summary: hiddenSummary,
-		usage:   "-model FILE (-prompt TEXT | -input IN.jsonl [-shard I/N]) [-layers -1,0,...] -output FILE.npy",
-		setup:   setupHidden,
-	})
-}
 
 const hiddenSummary = `Write the hidden states of a prompt, or of every row of a JSONL file, as .npy arrays.
 
@@ -50,43 +42,37 @@ Rows are kept as they finish in FILE.npy.part, which a finished run joins into
 the outputs: run the same command again after a crash to resume. -shard I/N
 runs one part of the rows; merge joins the parts.`
 
-func setupHidden(fs *flag.FlagSet) func(context.Context, []string) error {
+func hiddenCmd() *cobra.Command {
 	var mf modelFlags
 	var sf shardFlags
-	mf.register(fs)
-	sf.register(fs)
-	prompt := fs.String("prompt", "", "raw prompt")
-	input := fs.String("input", "", "JSONL file of rows {\"id\": ..., \"prompt\": ... | \"messages\": [...]}")
-	output := fs.String("output", "", ".npy file for the states (required); the other files are named after it")
-	layersFlag := fs.String("layers", "-1", "comma-separated layer numbers, in the order the output holds them")
-	batchRows := fs.Int("batch-rows", 16, "rows per hidden-state call (evaluated together, up to the batch size)")
-	quiet := fs.Bool("quiet", false, "no progress on stderr")
-	return func(ctx context.Context, args []string) error {
-		if len(args) > 0 {
-			return usageError("unexpected arguments %q", args)
-		}
-		layers, err := parseLayers(*layersFlag)
+	var prompt, input, output, layersFlag string
+	var batchRows int
+	var quiet bool
+	c := newCommand(&cobra.Command{
+		Use:   "hidden --model FILE (--prompt TEXT | --input IN.jsonl) --output FILE.npy [flags]",
+		Short: "Write the hidden states of a prompt, or of every row of a JSONL file, as .npy arrays",
+		Long:  hiddenSummary,
+	}, func(ctx context.Context, args []string) error {
+		layers, err := parseLayers(layersFlag)
 		if err != nil {
-			return usageError("-layers: %v", err)
+			return usageError("--layers %s: %v", layersFlag, err)
 		}
 		switch {
-		case *output == "":
-			return usageError("-output is required")
-		case (*prompt == "") == (*input == ""):
-			return usageError("give -prompt or -input")
-		case *batchRows < 1:
-			return usageError("-batch-rows %d: want at least 1", *batchRows)
+		case output == "":
+			return usageError("--output is required")
+		case (prompt == "") == (input == ""):
+			return usageError("give --prompt or --input")
 		}
 		sh, err := sf.resolve()
 		if err != nil {
 			return err
 		}
-		if *input != "" {
-			if err := checkInput(*input, *output); err != nil {
+		if input != "" {
+			if err := checkInput(input, output); err != nil {
 				return err
 			}
 		} else if !sh.Whole() {
-			return usageError("-shard is for -input jobs")
+			return usageError("--shard is for --input jobs")
 		}
 		opts, err := mf.options()
 		if err != nil {
@@ -97,14 +83,22 @@ func setupHidden(fs *flag.FlagSet) func(context.Context, []string) error {
 			return err
 		}
 		defer l.Close()
-		if *prompt != "" {
-			return writePromptStates(ctx, l, *prompt, layers, *output)
+		if prompt != "" {
+			return writePromptStates(ctx, l, prompt, layers, output)
 		}
 		meta, _ := json.Marshal(map[string]any{"command": "hidden", "layers": layers})
 		return runStates(ctx, l, layers, npyout.HiddenRecord, npyout.Options{
-			Kind: npyout.Hidden, Output: *output, Meta: meta, Layers: len(layers), Hidden: l.Model().Info().NEmbd,
-		}, *input, sh, *batchRows, *quiet)
-	}
+			Kind: npyout.Hidden, Output: output, Meta: meta, Layers: len(layers), Hidden: l.Model().Info().NEmbd,
+		}, input, sh, batchRows, quiet)
+	}, &mf, &sf)
+	fs := c.Flags()
+	fs.StringVarP(&prompt, "prompt", "p", "", "raw prompt `TEXT`")
+	fs.StringVarP(&input, "input", "i", "", "JSONL `FILE` of rows {\"id\": ..., \"prompt\": ... | \"messages\": [...]}")
+	fs.StringVarP(&output, "output", "o", "", ".npy `FILE` for the states (required); the other files are named after it")
+	fs.StringVar(&layersFlag, "layers", "-1", "comma-separated layer numbers, in the order the output holds them")
+	intFlag(fs, &batchRows, "batch-rows", "", 16, "rows per hidden-state call (evaluated together, up to the batch size)", ruleBatchRows)
+	fs.BoolVarP(&quiet, "quiet", "q", false, "no progress on stderr")
+	return c
 }
 
 // openForHidden loads the model and checks the layers against it, so that a

@@ -3,41 +3,46 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
+
+	"github.com/spf13/cobra"
 
 	"github.com/locallm/locallm/llamacpp"
 	"github.com/locallm/locallm/llamacpp/llama"
 )
 
-func init() {
-	register(&command{
-		name:    "info",
-		summary: "Print a model's metadata as JSON (architecture, sizes, special tokens, chat template, GGUF keys).\nWith -devices, list the compute devices instead.",
-		usage:   "[-devices] [MODEL]",
-		setup: func(fs *flag.FlagSet) func(context.Context, []string) error {
-			devices := fs.Bool("devices", false, "list compute devices (name, free and total memory)")
-			backendDir := fs.String("backend-dir", "", "directory of ggml GPU backends (default $"+llamacpp.BackendDirEnv+")")
-			return func(ctx context.Context, args []string) error {
-				enc := json.NewEncoder(stdout)
-				enc.SetIndent("", "  ")
-				if *devices {
-					if *backendDir != "" {
-						if _, err := llamacpp.LoadBackends(*backendDir); err != nil {
-							return err
-						}
-					}
-					return enc.Encode(map[string]any{"devices": llamacpp.Devices(), "system_info": llamacpp.SystemInfo()})
-				}
-				if len(args) != 1 {
-					return usageError("want one MODEL argument")
-				}
-				m, err := llama.LoadModel(ctx, args[0], &llama.ModelParams{VocabOnly: false, BackendDir: *backendDir})
-				if err != nil {
+func infoCmd() *cobra.Command {
+	var model, backendDir string
+	var devices bool
+	c := newCommand(&cobra.Command{
+		Use:   "info (--model FILE | --devices) [flags]",
+		Short: "Print a model's metadata, or the compute devices, as JSON",
+		Long: "Print a model's metadata as JSON (architecture, sizes, special tokens, chat template, GGUF keys).\n" +
+			"With --devices, list the compute devices instead.",
+	}, func(ctx context.Context, args []string) error {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if devices {
+			if backendDir != "" {
+				if _, err := llamacpp.LoadBackends(backendDir); err != nil {
 					return err
 				}
-				defer m.Close()
-				return enc.Encode(m.Info())
 			}
-		},
+			return enc.Encode(map[string]any{"devices": llamacpp.Devices(), "system_info": llamacpp.SystemInfo()})
+		}
+		if err := checkModelPath(model, "--model"); err != nil {
+			return err
+		}
+		m, err := llama.LoadModel(ctx, model, &llama.ModelParams{BackendDir: backendDir})
+		if err != nil {
+			return err
+		}
+		defer m.Close()
+		return enc.Encode(m.Info())
 	})
+	fs := c.Flags()
+	fs.StringVarP(&model, "model", "m", "", "GGUF model `FILE`")
+	fs.BoolVar(&devices, "devices", false, "list compute devices (name, free and total memory)")
+	fs.StringVar(&backendDir, "backend-dir", "", "`DIR`ectory of ggml GPU backends (default $"+llamacpp.BackendDirEnv+")")
+	c.RegisterFlagCompletionFunc("model", fileExts("gguf"))
+	return c
 }
