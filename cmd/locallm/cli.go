@@ -200,10 +200,12 @@ func newRoot(out, errw io.Writer) *cobra.Command {
 	root.SetOut(out)
 	root.SetErr(errw)
 	root.SetVersionTemplate("locallm {{.Version}}\n")
-	logLevel := root.PersistentFlags().String("log-level", "off", "llama.cpp's log on stderr: off, debug, info, warn or error")
-	root.RegisterFlagCompletionFunc("log-level", fixedValues("off", "debug", "info", "warn", "error"))
+	var logLevel string
+	levels := []string{"off", "debug", "info", "warn", "error"}
+	stringFlag(root.PersistentFlags(), &logLevel, "log-level", "", "off", "llama.cpp's log on stderr, `LEVEL`: off, debug, info, warn or error", enumRule("log_level", levels...))
+	root.RegisterFlagCompletionFunc("log-level", fixedValues(levels...))
 	root.PersistentPreRunE = func(c *cobra.Command, args []string) error {
-		return setLogLevel(*logLevel)
+		return setLogLevel(logLevel)
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return translateFlagError(c, err)

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -181,19 +183,29 @@ func effectiveSettings(fs *pflag.FlagSet, path string, fromFlags jobSettings) (j
 }
 
 // loadRunFile reads a run file. Unknown keys are errors, so that a typo does
-// not silently fall back to a default.
+// not silently fall back to a default. Relative paths in it (the model,
+// the backend directory, the input and the output) are relative to the
+// file's directory.
 func loadRunFile(path string) (jobSettings, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return jobSettings{}, err
+		return jobSettings{}, usageError("--config %s: %v", path, pathError(err))
 	}
 	s, err := parseRunFile(data)
 	if err != nil {
 		return jobSettings{}, fmt.Errorf("run file %s: %w", path, err)
 	}
+	dir := filepath.Dir(path)
+	for _, p := range []*string{&s.Model.ModelPath, &s.Model.Model.BackendDir, &s.Input, &s.Output} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+	}
 	return s, nil
 }
 
+// parseRunFile reads a run file's settings and checks the values it gives
+// with the rules that check flags and rows (rules.go).
 func parseRunFile(data []byte) (jobSettings, error) {
 	var rf runFile
 	d := yaml.NewDecoder(bytes.NewReader(data))
@@ -202,7 +214,7 @@ func parseRunFile(data []byte) (jobSettings, error) {
 		if errors.Is(err, io.EOF) {
 			return jobSettings{}, errors.New("empty")
 		}
-		return jobSettings{}, err
+		return jobSettings{}, yamlError(err)
 	}
 	s := jobSettings{
 		Params: rf.Generation, NumGenerations: rf.NumGenerations,
@@ -215,14 +227,111 @@ func parseRunFile(data []byte) (jobSettings, error) {
 	default:
 		return jobSettings{}, fmt.Errorf("llm.type %q: this command runs %s", rf.LLM.Type, llamacpp.TypeName)
 	}
-	if len(rf.LLM.Config) > 0 && string(rf.LLM.Config) != "null" {
-		jd := json.NewDecoder(bytes.NewReader(rf.LLM.Config))
-		jd.DisallowUnknownFields()
-		if err := jd.Decode(&s.Model); err != nil {
-			return jobSettings{}, fmt.Errorf("llm.config: %w", err)
+	cfgKeys := map[string]bool{}
+	if isSet(rf.LLM.Config) {
+		if err := decodeStrict(rf.LLM.Config, &s.Model); err != nil {
+			return jobSettings{}, jsonError("llm.config", err)
+		}
+		cfgKeys = jsonKeys(rf.LLM.Config)
+	}
+
+	// Which keys the file gives: only those are checked, the others
+	// being the library's defaults.
+	var tree map[string]any
+	yaml.Unmarshal(data, &tree)
+	top := yamlKeys(tree)
+	if err := checkGenParams(s.Params, yamlKeys(tree["generation"]), "generation."); err != nil {
+		return jobSettings{}, err
+	}
+	for _, f := range []struct {
+		r rule
+		v any
+	}{{ruleNumGenerations, s.NumGenerations}, {ruleShard, s.Shard}, {ruleShardCount, s.ShardCount}} {
+		if top[f.r.key] && !f.r.ok(f.v) {
+			return jobSettings{}, fieldError(f.r.key, f.v, f.r.want)
 		}
 	}
+	if err := checkOptions(s.Model, cfgKeys, "llm.config."); err != nil {
+		return jobSettings{}, err
+	}
+	soKeys := map[string]bool{}
+	for k := range cfgKeys {
+		if rest, ok := strings.CutPrefix(k, "structured_output."); ok {
+			soKeys[rest] = true
+		}
+	}
+	if err := checkStructured(s.Model.Structured, soKeys, "llm.config.structured_output."); err != nil {
+		return jobSettings{}, err
+	}
 	return s, nil
+}
+
+// yamlKeys returns a YAML mapping's keys; none if v is not a mapping.
+func yamlKeys(v any) map[string]bool {
+	keys := map[string]bool{}
+	if m, ok := v.(map[string]any); ok {
+		for k := range m {
+			keys[k] = true
+		}
+	}
+	return keys
+}
+
+// yamlTypeError matches one of yaml.v3's type errors.
+var yamlTypeError = regexp.MustCompile("^line (\\d+): cannot unmarshal !!(\\w+) `(.*)` into (.+)$")
+
+// yamlError turns yaml.v3's errors, which speak of Go types, into the
+// user's words, on one line.
+func yamlError(err error) error {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return fmt.Errorf("not valid YAML: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	var msgs []string
+	for _, e := range te.Errors {
+		if m := yamlTypeError.FindStringSubmatch(e); m != nil {
+			msgs = append(msgs, fmt.Sprintf("line %s: want %s, got %s", m[1], goTypeWords(m[4]), yamlValueWords(m[2], m[3])))
+			continue
+		}
+		if line, field, ok := strings.Cut(e, ": field "); ok {
+			if name, _, ok := strings.Cut(field, " not found"); ok {
+				msgs = append(msgs, fmt.Sprintf("%s: unknown key %s", line, name))
+				continue
+			}
+		}
+		msgs = append(msgs, e)
+	}
+	return errors.New(strings.Join(msgs, "; "))
+}
+
+func goTypeWords(t string) string {
+	switch {
+	case strings.HasPrefix(t, "[]"):
+		return "a list"
+	case strings.HasPrefix(t, "map["), strings.Contains(t, "."):
+		return "a mapping"
+	case strings.HasPrefix(t, "int"), strings.HasPrefix(t, "uint"):
+		return "an integer"
+	case strings.HasPrefix(t, "float"):
+		return "a number"
+	case t == "bool":
+		return "true or false"
+	case t == "string":
+		return "a string"
+	}
+	return t
+}
+
+func yamlValueWords(tag, v string) string {
+	switch tag {
+	case "str":
+		return fmt.Sprintf("the string %q", v)
+	case "map":
+		return "a mapping"
+	case "seq":
+		return "a list"
+	}
+	return v
 }
 
 // runFile returns the settings as a run file.
@@ -243,6 +352,16 @@ func (s jobSettings) runFile() (runFile, error) {
 // rather than by yaml.v3's own encoder, which writes a string of newlines
 // alone (the stop sequence "\n\n") as a block scalar it reads back shorter.
 func dumpRunFile(w io.Writer, s jobSettings) error {
+	// Paths are written absolute, so that the file runs the same job
+	// wherever it is saved (relative paths in a run file are relative to
+	// its directory).
+	for _, p := range []*string{&s.Model.ModelPath, &s.Model.Model.BackendDir, &s.Input, &s.Output} {
+		if *p != "" {
+			if abs, err := filepath.Abs(*p); err == nil {
+				*p = abs
+			}
+		}
+	}
 	rf, err := s.runFile()
 	if err != nil {
 		return err

@@ -205,6 +205,17 @@ func (f *structFlags) check(fs *pflag.FlagSet) error {
 	return nil
 }
 
+// flagName names the constraint flag that is set, with its value.
+func (f *structFlags) flagName() string {
+	switch {
+	case f.schema != "":
+		return "--schema " + f.schema
+	case f.grammar != "":
+		return "--grammar " + f.grammar
+	}
+	return fmt.Sprintf("--regex %q", f.regex)
+}
+
 // structured reads the files the flags name; nil when none is set.
 func (f *structFlags) structured() (*llm.StructuredOutput, error) {
 	constraint := f.schema != "" || f.grammar != "" || f.regex != ""

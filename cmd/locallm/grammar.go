@@ -15,7 +15,8 @@ func grammarCmd() *cobra.Command {
 	var schema, ws string
 	var lenient, formats bool
 	var maxWS int
-	c := newCommand(&cobra.Command{
+	var c *cobra.Command
+	c = newCommand(&cobra.Command{
 		Use:   "grammar --schema FILE [flags]",
 		Short: "Compile a JSON Schema to a GBNF grammar (llama.cpp's format) and print it",
 		Long: "Compile a JSON Schema to a GBNF grammar (llama.cpp's format) and print it.\n" +
@@ -24,6 +25,9 @@ func grammarCmd() *cobra.Command {
 	}, func(ctx context.Context, args []string) error {
 		if schema == "" {
 			return usageError("--schema is required")
+		}
+		if c.Flags().Changed("max-whitespace") && ws != "bounded" {
+			return usageError("--max-whitespace needs --whitespace bounded")
 		}
 		opts, err := schemaOptions(lenient, ws, maxWS, formats)
 		if err != nil {
@@ -43,8 +47,8 @@ func grammarCmd() *cobra.Command {
 	fs := c.Flags()
 	fs.StringVar(&schema, "schema", "", "JSON Schema `FILE`; - reads standard input (required)")
 	fs.BoolVar(&lenient, "lenient", false, "over-approximate keywords a grammar cannot express")
-	fs.StringVar(&ws, "whitespace", "compact", "white space between JSON tokens: compact, flexible or bounded")
-	fs.IntVar(&maxWS, "max-whitespace", 0, "longest white space run with --whitespace bounded (default 20)")
+	stringFlag(fs, &ws, "whitespace", "", "compact", "white space between JSON tokens, `MODE`: compact, flexible or bounded", enumRule("whitespace", "compact", "flexible", "bounded"))
+	intFlag(fs, &maxWS, "max-whitespace", "", 20, "longest white space run, `N` from 1 to 1000, with --whitespace bounded", intRule("max_whitespace", 1, 1000))
 	fs.BoolVar(&formats, "format-assertion", false, "treat \"format\" as a constraint (date, uuid, email, ...)")
 	c.RegisterFlagCompletionFunc("whitespace", fixedValues("compact", "flexible", "bounded"))
 	c.RegisterFlagCompletionFunc("schema", fileExts("json"))

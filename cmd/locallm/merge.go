@@ -39,7 +39,20 @@ func mergeCmd() *cobra.Command {
 			return usageError("--output is required")
 		}
 		if len(files) == 0 {
-			return usageError("no shard outputs given")
+			return usageError("no shard outputs given: name them after the flags")
+		}
+		if err := checkOutputPath("--output", out); err != nil {
+			return err
+		}
+		if input != "" {
+			if err := checkInputPath("--input", input); err != nil {
+				return err
+			}
+		}
+		for _, f := range files {
+			if err := checkInputPath("shard output", f); err != nil {
+				return err
+			}
 		}
 		res, err := mergeShards(out, files, input, allowMissing)
 		if err != nil {

@@ -27,6 +27,9 @@ func quantizeCmd() *cobra.Command {
 		if out == "" {
 			return usageError("--output is required: the quantised GGUF file to write")
 		}
+		if err := checkOutputPath("--output", out); err != nil {
+			return err
+		}
 		if err := llamacpp.Quantize(ctx, in, out, llamacpp.QuantizeOptions{Type: typ, Threads: threads, LeaveOutput: leaveOutput}); err != nil {
 			return err
 		}

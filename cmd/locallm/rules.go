@@ -35,6 +35,10 @@ type rule struct {
 	key  string // its name in rows and run files
 	want string // what it accepts, in words, after "want"
 	ok   func(v any) bool
+	// bad are values, as a flag takes them, that the rule refuses: the
+	// edges of its range and things that are not values of its type. The
+	// test that sweeps every flag of every command uses them.
+	bad []string
 }
 
 func asInt(v any) (int64, bool) {
@@ -66,10 +70,17 @@ func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 
 // intRule accepts integers from lo to hi.
 func intRule(key string, lo, hi int64) rule {
+	bad := []string{"x", "1.5", strconv.FormatInt(hi, 10) + "0"}
+	if lo > math.MinInt64 {
+		bad = append(bad, strconv.FormatInt(lo-1, 10))
+	}
+	if hi < math.MaxInt64 {
+		bad = append(bad, strconv.FormatInt(hi+1, 10))
+	}
 	return rule{key, fmt.Sprintf("an integer from %d to %d", lo, hi), func(v any) bool {
 		n, ok := asInt(v)
 		return ok && n >= lo && n <= hi
-	}}
+	}, bad}
 }
 
 // intRuleWant is intRule with its own words.
@@ -85,10 +96,15 @@ func floatRule(key string, lo, hi float64, loOpen bool) rule {
 	if loOpen {
 		br = "("
 	}
+	below := lo - 0.5
+	if loOpen {
+		below = lo
+	}
+	bad := []string{"x", "NaN", "Inf", fmt.Sprint(below), fmt.Sprint(hi + 0.5)}
 	return rule{key, fmt.Sprintf("a number in %s%g, %g]", br, lo, hi), func(v any) bool {
 		x, ok := asFloat(v)
 		return ok && finite(x) && x <= hi && (x > lo || !loOpen && x == lo)
-	}}
+	}, bad}
 }
 
 // floatMin accepts finite numbers >= lo, or > lo if open.
@@ -97,17 +113,21 @@ func floatMin(key string, lo float64, open bool) rule {
 	if open {
 		op = ">"
 	}
+	below := lo - 0.5
+	if open {
+		below = lo
+	}
 	return rule{key, fmt.Sprintf("a number %s %g", op, lo), func(v any) bool {
 		x, ok := asFloat(v)
 		return ok && finite(x) && (x > lo || !open && x == lo)
-	}}
+	}, []string{"x", "NaN", "Inf", fmt.Sprint(below)}}
 }
 
 func finiteRule(key string) rule {
 	return rule{key, "a finite number", func(v any) bool {
 		x, ok := asFloat(v)
 		return ok && finite(x)
-	}}
+	}, []string{"x", "NaN", "Inf", "-Inf"}}
 }
 
 // enumRule accepts one of values.
@@ -115,7 +135,7 @@ func enumRule(key string, values ...string) rule {
 	return rule{key, "one of " + strings.Join(values, ", "), func(v any) bool {
 		s, ok := v.(string)
 		return ok && slices.Contains(values, s)
-	}}
+	}, []string{"bogus", ""}}
 }
 
 // The rules. Keys of llamacpp.Options are dotted paths in the run file's
@@ -131,12 +151,12 @@ var (
 	rulePresence     = finiteRule("presence_penalty")
 	ruleFrequency    = finiteRule("frequency_penalty")
 	rulePenaltyLastN = intRuleWant("penalty_last_n", -1, math.MaxInt32, "an integer >= -1 (-1: the whole context)")
-	ruleSeed         = rule{"seed", "an integer (negative: a random seed)", func(v any) bool { _, ok := asInt(v); return ok }}
+	ruleSeed         = rule{"seed", "an integer (negative: a random seed)", func(v any) bool { _, ok := asInt(v); return ok }, []string{"x", "1.5", "99999999999999999999"}}
 	ruleTopLogprobs  = intRule("top_logprobs", 0, llm.MaxTopLogprobs)
 	ruleStop         = rule{"stop", fmt.Sprintf("a non-empty string of at most %d bytes", llm.MaxStopLength), func(v any) bool {
 		s, ok := v.(string)
 		return ok && s != "" && len(s) <= llm.MaxStopLength
-	}}
+	}, []string{"", strings.Repeat("x", llm.MaxStopLength+1)}}
 	ruleLogitBias = rule{"logit_bias", "token IDs >= 0 mapped to numbers (or -inf)", func(v any) bool {
 		m, ok := v.(map[int32]float64)
 		if !ok {
@@ -148,7 +168,7 @@ var (
 			}
 		}
 		return true
-	}}
+	}, nil}
 
 	ruleNumGenerations = intRule("num_generations", 1, llm.MaxGenerations)
 	ruleRetries        = intRule("retries", 0, llm.MaxRetries)
@@ -160,7 +180,7 @@ var (
 		}
 		_, err := job.ParseShard(s)
 		return err == nil
-	}}
+	}, []string{"2/2", "x", "-1/2", "1/0", "1"}}
 	ruleShardCount = intRule("shard_count", 1, job.MaxShards)
 
 	ruleBatchRows = intRule("batch_rows", 1, 1<<16)
@@ -174,10 +194,10 @@ var (
 	ruleCacheType    = enumRule("context.cache_type", "f16", "f32", "q8_0")
 	ruleFlashAttn    = enumRule("context.flash_attention", "auto", "on", "off")
 	ruleGPULayers    = intRuleWant("model.gpu_layers", -1, math.MaxInt32, "-1 (every layer) or a number of layers >= 0")
-	ruleChatTemplate = rule{"chat_template", "a template name llama.cpp knows (chatml, llama3, ...; see locallm info) or Jinja template text", func(v any) bool {
+	ruleChatTemplate = rule{"chat_template", "a template name llama.cpp knows (chatml, llama3, mistral-v7, ...: locallm info --chat-templates lists them) or Jinja template text", func(v any) bool {
 		s, ok := v.(string)
 		return ok && (s == "" || strings.Contains(s, "{{") || strings.Contains(s, "{%") || slices.Contains(llamacpp.ChatTemplates(), s))
-	}}
+	}, []string{"nonsense"}}
 )
 
 // genField ties a rule to its field of llm.GenerationParams.
@@ -343,12 +363,17 @@ func (f *ruledFlag) Set(s string) error {
 	return nil
 }
 
-// wantAnnotation holds a flag's rule words, for parse errors.
-const wantAnnotation = "locallm_want"
+// wantAnnotation holds a flag's rule words, for parse errors;
+// badAnnotation values it refuses, for the test that sweeps every flag.
+const (
+	wantAnnotation = "locallm_want"
+	badAnnotation  = "locallm_bad"
+)
 
 func addRuled(fs *pflag.FlagSet, f *ruledFlag, name, short, usage string) {
 	fs.VarP(f, name, short, usage)
 	fs.SetAnnotation(name, wantAnnotation, []string{f.r.want})
+	fs.SetAnnotation(name, badAnnotation, f.r.bad)
 }
 
 // intFlag declares an int flag that r checks.
@@ -396,7 +421,7 @@ func durationRule(key string) rule {
 	return rule{key, "a duration >= 0, as 40ms or 30s", func(v any) bool {
 		d, ok := v.(time.Duration)
 		return ok && d >= 0
-	}}
+	}, []string{"x", "-1s", "10"}}
 }
 
 // durationFlag declares a time.Duration flag that r checks.
