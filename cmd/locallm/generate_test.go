@@ -260,3 +260,30 @@ func TestResumeHintNamesTheBinary(t *testing.T) {
 	assert.Equal(t, 130, cmd.ProcessState.ExitCode(), errBuf.String())
 	assert.Contains(t, errBuf.String(), "to resume, run the same command again:\n  "+shellQuote(cmd.Args[:1]))
 }
+
+func TestQuantizeCommand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("quantises the tiny model")
+	}
+	model := tinyModel(t)
+	dir := t.TempDir()
+	// Flags after the arguments, and the default model's shapes quantise.
+	code, _, errText := cli(t, "quantize", "-m", model, "-o", filepath.Join(dir, "q8.gguf"), "--type", "q8_0", "-t", "1")
+	require.Equal(t, 0, code, errText)
+	code, _, errText = cli(t, "quantize", "--model", model, "--output", filepath.Join(dir, "q4.gguf"), "--type", "q4_0")
+	require.Equal(t, 0, code, errText)
+
+	odd := filepath.Join(dir, "ff176.gguf")
+	code, _, errText = cli(t, "testmodel", "-o", odd, "--ff", "176")
+	require.Equal(t, 0, code, errText)
+	code, _, errText = cli(t, "quantize", "-m", odd, "-o", filepath.Join(dir, "x.gguf"), "--type", "q8_0")
+	assert.Equal(t, 2, code)
+	assert.Equal(t, `locallm quantize: --type q8_0: tensor "blk.0.ffn_down.weight" of shape [176 64] has rows of 176 elements, not a multiple of the block size 32`+"\n", errText)
+}
+
+func TestTestmodelHelpStatesDefaults(t *testing.T) {
+	code, out, _ := cli(t, "testmodel", "--help")
+	require.Equal(t, 0, code)
+	assert.NotContains(t, out, "tinyllama.Config")
+	assert.Contains(t, out, "(default 192)")
+}

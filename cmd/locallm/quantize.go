@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -30,7 +31,13 @@ func quantizeCmd() *cobra.Command {
 		if err := checkOutputPath("--output", out); err != nil {
 			return err
 		}
-		if err := llamacpp.Quantize(ctx, in, out, llamacpp.QuantizeOptions{Type: typ, Threads: threads, LeaveOutput: leaveOutput}); err != nil {
+		err := llamacpp.Quantize(ctx, in, out, llamacpp.QuantizeOptions{Type: typ, Threads: threads, LeaveOutput: leaveOutput})
+		if errors.Is(err, llamacpp.ErrBadOption) {
+			// A shape of this model that the type cannot hold.
+			msg := strings.TrimPrefix(err.Error(), llamacpp.ErrBadOption.Error()+": ")
+			return usageError("--type %s: %s", typ, strings.TrimPrefix(msg, "quantize to "+typ+": "))
+		}
+		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stderr, "wrote %s (%s)\n", out, typ)
