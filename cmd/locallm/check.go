@@ -21,6 +21,9 @@ func checkSettings(s jobSettings, isJob bool) error {
 	if err := checkModelPath(s.Model.ModelPath, "--model"); err != nil {
 		return err
 	}
+	if err := checkChatTemplate(s.Model.ChatTemplate, s.Model.ModelPath); err != nil {
+		return err
+	}
 	if so := s.Model.Structured; so != nil {
 		if !hasConstraint(so) {
 			return usageError("--lenient, --retries and --closing-tokens need --schema, --grammar or --regex")

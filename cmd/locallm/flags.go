@@ -57,7 +57,10 @@ func (f *modelFlags) check(fs *pflag.FlagSet) error {
 // options returns the flags as Options, with the model required.
 func (f *modelFlags) options() (llamacpp.Options, error) {
 	o := f.values()
-	return o, checkModelPath(o.ModelPath, "--model")
+	if err := checkModelPath(o.ModelPath, "--model"); err != nil {
+		return o, err
+	}
+	return o, checkChatTemplate(o.ChatTemplate, o.ModelPath)
 }
 
 // checkModelPath checks that a model is given and is a file, before

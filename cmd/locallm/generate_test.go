@@ -201,7 +201,7 @@ func TestRowsAndRunFilesFollowTheFlagsRules(t *testing.T) {
 		{"llm: {type: llamacpp}\nshard: 4/4", "shard = \"4/4\": want I/N with 0 <= I < N"},
 		{"llm: {type: llamacpp, config: {context: {threads: 0}}}", "llm.config.context.threads = 0: want an integer from 1 to 1024"},
 		{"llm: {type: llamacpp, config: {context: {cache_type: f8}}}", `llm.config.context.cache_type = "f8": want one of f16, f32, q8_0`},
-		{"llm: {type: llamacpp, config: {chat_template: nonsense}}", `llm.config.chat_template = "nonsense": want a template name`},
+		{"llm: {type: llamacpp, config: {chat_template: not a name}}", `llm.config.chat_template = "not a name": want a template name`},
 		{"llm: {type: llamacpp, config: {structured_output: {regex: a, retries: -1}}}", "llm.config.structured_output.retries = -1"},
 		{"llm: {type: llamacpp, config: {context: {threads: many}}}", "llm.config.context.threads: want an integer, got a string"},
 	} {
@@ -286,4 +286,30 @@ func TestTestmodelHelpStatesDefaults(t *testing.T) {
 	require.Equal(t, 0, code)
 	assert.NotContains(t, out, "tinyllama.Config")
 	assert.Contains(t, out, "(default 192)")
+}
+
+// TestChatTemplateNames: --chat-template takes the model's named templates,
+// llama.cpp's built-ins and Jinja text; another word is refused with the
+// names this model has, before it loads.
+func TestChatTemplateNames(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the tiny model")
+	}
+	model := tinyModel(t)
+	msgs := filepath.Join(t.TempDir(), "chat.json")
+	require.NoError(t, os.WriteFile(msgs, []byte(`[{"role": "user", "content": "Hi"}]`), 0o644))
+	for _, tc := range []struct {
+		template string
+		code     int
+		err      string
+	}{
+		{"llama3", 0, ""},
+		{"{% for m in messages %}{{ m.content }}{% endfor %}", 0, ""},
+		{"nonsense", 2, "--chat-template nonsense: want a template name (one of the model's tokenizer.chat_template.NAME, or a llama.cpp built-in: locallm info --chat-templates) or Jinja template text; this model has no named templates"},
+		{"{% if %}", 2, `--chat-template "{% if %}": want a template name`},
+	} {
+		code, _, errText := cli(t, "generate", "-m", model, "-t", "1", "--messages", msgs, "--max-tokens", "2", "--chat-template", tc.template)
+		assert.Equal(t, tc.code, code, "%s: %s", tc.template, errText)
+		assert.Contains(t, errText, tc.err, tc.template)
+	}
 }

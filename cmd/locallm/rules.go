@@ -16,8 +16,10 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,7 +29,9 @@ import (
 
 	"github.com/locallm/locallm/cmd/locallm/internal/job"
 	"github.com/locallm/locallm/llamacpp"
+	"github.com/locallm/locallm/llamacpp/gguf"
 	"github.com/locallm/locallm/llm"
+	"github.com/locallm/locallm/llm/chattemplate"
 )
 
 // rule is what one setting accepts.
@@ -194,11 +198,61 @@ var (
 	ruleCacheType    = enumRule("context.cache_type", "f16", "f32", "q8_0")
 	ruleFlashAttn    = enumRule("context.flash_attention", "auto", "on", "off")
 	ruleGPULayers    = intRuleWant("model.gpu_layers", -1, math.MaxInt32, "-1 (every layer) or a number of layers >= 0")
-	ruleChatTemplate = rule{"chat_template", "a template name llama.cpp knows (chatml, llama3, mistral-v7, ...: locallm info --chat-templates lists them) or Jinja template text", func(v any) bool {
+	ruleChatTemplate = rule{"chat_template", chatTemplateWant, func(v any) bool {
 		s, ok := v.(string)
-		return ok && (s == "" || strings.Contains(s, "{{") || strings.Contains(s, "{%") || slices.Contains(llamacpp.ChatTemplates(), s))
-	}, []string{"nonsense"}}
+		return ok && checkChatTemplateText(s) == nil
+	}, []string{"not a name", "{% if %}", "{{ unclosed"}}
 )
+
+// chatTemplateWant is what --chat-template accepts.
+const chatTemplateWant = "a template name (one of the model's tokenizer.chat_template.NAME, or a llama.cpp built-in: locallm info --chat-templates) or Jinja template text"
+
+// templateName is what a template's name looks like: GGUF's
+// tokenizer.chat_template.NAME keys and llama.cpp's built-ins.
+var templateName = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+
+// checkChatTemplateText checks a chat template option without a model:
+// Jinja text must parse, anything else must look like a name (which
+// checkChatTemplate looks up in the model).
+func checkChatTemplateText(s string) error {
+	switch {
+	case s == "", templateName.MatchString(s):
+		return nil
+	case strings.Contains(s, "{{") || strings.Contains(s, "{%"):
+		_, err := chattemplate.Parse("--chat-template", s)
+		return err
+	}
+	return errors.New("not a name, nor Jinja text")
+}
+
+// checkChatTemplate checks a chat template option against the model's
+// metadata (read in Go, without loading the model): a name must be one of
+// the model's named templates or a llama.cpp built-in. Jinja text and ""
+// (the model's own template) pass.
+func checkChatTemplate(template, modelPath string) error {
+	if template == "" || !templateName.MatchString(template) || slices.Contains(llamacpp.ChatTemplates(), template) {
+		return nil
+	}
+	f, err := gguf.Open(modelPath)
+	if err != nil {
+		return nil // the load reports it
+	}
+	defer f.Close()
+	var names []string
+	for _, kv := range f.KVs {
+		if n, ok := strings.CutPrefix(kv.Key, "tokenizer.chat_template."); ok {
+			if n == template {
+				return nil
+			}
+			names = append(names, n)
+		}
+	}
+	has := "this model has no named templates"
+	if len(names) > 0 {
+		has = "this model's are " + strings.Join(names, ", ")
+	}
+	return flagError("chat-template", template, fmt.Sprintf("%s; %s", chatTemplateWant, has))
+}
 
 // genField ties a rule to its field of llm.GenerationParams.
 type genField struct {
