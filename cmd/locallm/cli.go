@@ -87,6 +87,7 @@ func newCommand(c *cobra.Command, fn func(ctx context.Context, args []string) er
 	if c.Args == nil {
 		c.Args = noArgs
 	}
+
 	c.RunE = func(cmd *cobra.Command, args []string) error {
 		for _, g := range groups {
 			if err := g.check(cmd.Flags()); err != nil {
@@ -211,7 +212,15 @@ func newRoot(out, errw io.Writer) *cobra.Command {
 		return translateFlagError(c, err)
 	})
 	for _, mk := range subcommands {
-		root.AddCommand(mk())
+		c := mk()
+		// Shell completions of the flags many commands have, unless the
+		// command registered its own.
+		for name, fn := range commonCompletions {
+			if _, has := c.GetFlagCompletionFunc(name); !has && c.Flags().Lookup(name) != nil {
+				c.RegisterFlagCompletionFunc(name, fn)
+			}
+		}
+		root.AddCommand(c)
 	}
 	root.SetUsageFunc(printUsage)
 	// cobra adds these at Execute; findCommand needs them before.
@@ -231,8 +240,13 @@ func run(args []string, out, errw io.Writer) int {
 	}
 	root := newRoot(out, errw)
 	root.SetArgs(args)
-	cmd, err := findCommand(root, args)
-	if err == nil {
+	var cmd *cobra.Command
+	var err error
+	if len(args) > 0 && (args[0] == cobra.ShellCompRequestCmd || args[0] == cobra.ShellCompNoDescRequestCmd) {
+		// The shell asks for completions of a partial command line,
+		// which the checks below would refuse.
+		cmd, err = root.ExecuteC()
+	} else if cmd, err = findCommand(root, args); err == nil {
 		cmd, err = root.ExecuteC()
 	}
 	if err == nil {
@@ -454,6 +468,22 @@ func printUsage(c *cobra.Command) error {
 		fmt.Fprintf(w, "\nRun '%s <command> --help' for a command's flags.\n", c.CommandPath())
 	}
 	return nil
+}
+
+// commonCompletions complete the flags of the flag groups and of the
+// files most commands read.
+var commonCompletions = map[string]cobra.CompletionFunc{
+	"model":       fileExts("gguf"),
+	"cache-type":  fixedValues("f16", "f32", "q8_0"),
+	"flash-attn":  fixedValues("auto", "on", "off"),
+	"input":       fileExts("jsonl"),
+	"config":      fileExts("yaml", "yml"),
+	"schema":      fileExts("json"),
+	"grammar":     fileExts("gbnf"),
+	"messages":    fileExts("json"),
+	"backend-dir": func(*cobra.Command, []string, string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		return nil, cobra.ShellCompDirectiveFilterDirs
+	},
 }
 
 // fixedValues completes a flag from a fixed list.

@@ -68,3 +68,19 @@ func TestCompletion(t *testing.T) {
 		assert.Contains(t, out, "locallm", shell)
 	}
 }
+
+// TestCompletionRequests: the shell's requests for completions reach cobra.
+func TestCompletionRequests(t *testing.T) {
+	code, out, errText := cli(t, "__complete", "generate", "--cache-type", "")
+	require.Equal(t, 0, code, errText)
+	assert.Contains(t, out, "q8_0")
+	code, out, errText = cli(t, "__complete", "gen")
+	require.Equal(t, 0, code, errText)
+	assert.Contains(t, out, "generate")
+	code, out, errText = cli(t, "__complete", "quantize", "--type", "q4")
+	require.Equal(t, 0, code, errText)
+	assert.Contains(t, out, "q4_k_m")
+	code, out, errText = cli(t, "__complete", "embed", "--input", "")
+	require.Equal(t, 0, code, errText)
+	assert.Contains(t, out, "jsonl", "file flags complete by extension")
+}

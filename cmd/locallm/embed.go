@@ -99,6 +99,8 @@ func embedCmd() *cobra.Command {
 	fs.StringVar(&plotPath, "plot", "", "draw a 2-D PCA scatter of the embeddings to this `FILE` (.png, .svg, .pdf)")
 	intFlag(fs, &batchRows, "batch-rows", "", 16, "rows per hidden-state call (evaluated together, up to the batch size)", ruleBatchRows)
 	fs.BoolVarP(&quiet, "quiet", "q", false, "no progress on stderr")
+	c.RegisterFlagCompletionFunc("pooling", fixedValues("mean", "first", "cls", "last", "max"))
+	c.RegisterFlagCompletionFunc("plot", fileExts("png", "svg", "pdf"))
 	return c
 }
 

@@ -113,14 +113,6 @@ func generateCmd() *cobra.Command {
 	fs.StringVarP(&prompt, "prompt", "p", "", "raw prompt `TEXT`, used as it is; - reads it from standard input")
 	fs.StringVar(&messages, "messages", "", "JSON `FILE` of chat messages, [{\"role\": ..., \"content\": ...}, ...] (- for standard input)")
 	fs.BoolVar(&stats, "stats", false, "print one JSON line of statistics on stderr")
-	c.RegisterFlagCompletionFunc("model", fileExts("gguf"))
-	c.RegisterFlagCompletionFunc("messages", fileExts("json"))
-	c.RegisterFlagCompletionFunc("schema", fileExts("json"))
-	c.RegisterFlagCompletionFunc("grammar", fileExts("gbnf"))
-	c.RegisterFlagCompletionFunc("input", fileExts("jsonl"))
-	c.RegisterFlagCompletionFunc("config", fileExts("yaml", "yml"))
-	c.RegisterFlagCompletionFunc("cache-type", fixedValues("f16", "f32", "q8_0"))
-	c.RegisterFlagCompletionFunc("flash-attn", fixedValues("auto", "on", "off"))
 	return c
 }
 

@@ -51,7 +51,6 @@ func grammarCmd() *cobra.Command {
 	intFlag(fs, &maxWS, "max-whitespace", "", 20, "longest white space run, `N` from 1 to 1000, with --whitespace bounded", intRule("max_whitespace", 1, 1000))
 	fs.BoolVar(&formats, "format-assertion", false, "treat \"format\" as a constraint (date, uuid, email, ...)")
 	c.RegisterFlagCompletionFunc("whitespace", fixedValues("compact", "flexible", "bounded"))
-	c.RegisterFlagCompletionFunc("schema", fileExts("json"))
 	return c
 }
 

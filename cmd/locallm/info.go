@@ -64,6 +64,5 @@ func infoCmd() *cobra.Command {
 	fs.BoolVar(&devices, "devices", false, "list compute devices (name, free and total memory)")
 	fs.BoolVar(&templates, "chat-templates", false, "list the chat template names llama.cpp knows")
 	fs.StringVar(&backendDir, "backend-dir", "", "`DIR`ectory of ggml GPU backends (default $"+llamacpp.BackendDirEnv+")")
-	c.RegisterFlagCompletionFunc("model", fileExts("gguf"))
 	return c
 }

@@ -50,6 +50,5 @@ func quantizeCmd() *cobra.Command {
 	intFlag(fs, &threads, "threads", "t", 0, "threads, 1 to 1024 (default: one per physical core)", ruleThreads)
 	fs.BoolVar(&leaveOutput, "leave-output", false, "keep output.weight unquantised")
 	c.RegisterFlagCompletionFunc("type", fixedValues(types...))
-	c.RegisterFlagCompletionFunc("model", fileExts("gguf"))
 	return c
 }
