@@ -25,9 +25,6 @@ func checkSettings(s jobSettings, isJob bool) error {
 		return err
 	}
 	if so := s.Model.Structured; so != nil {
-		if !hasConstraint(so) {
-			return usageError("--lenient, --retries and --closing-tokens need --schema, --grammar or --regex")
-		}
 		if err := compileStructured(so); err != nil {
 			return usageError("structured_output.%s: %v", constraintName(so), err)
 		}

@@ -68,6 +68,9 @@ func generateCmd() *cobra.Command {
 		if err != nil {
 			return asUsage(err)
 		}
+		if so := settings.Model.Structured; so != nil && !hasConstraint(so) {
+			return usageError("--lenient, --retries and --closing-tokens need --schema, --grammar or --regex")
+		}
 		if jf.dumpConfig {
 			return dumpRunFile(stdout, settings)
 		}

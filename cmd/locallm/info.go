@@ -63,6 +63,6 @@ func infoCmd() *cobra.Command {
 	fs.StringVarP(&model, "model", "m", "", "GGUF model `FILE`")
 	fs.BoolVar(&devices, "devices", false, "list compute devices (name, free and total memory)")
 	fs.BoolVar(&templates, "chat-templates", false, "list the chat template names llama.cpp knows")
-	fs.StringVar(&backendDir, "backend-dir", "", "`DIR`ectory of ggml GPU backends (default $"+llamacpp.BackendDirEnv+")")
+	fs.StringVar(&backendDir, "backend-dir", "", "`DIR` of ggml GPU backends (default $"+llamacpp.BackendDirEnv+")")
 	return c
 }
