@@ -193,7 +193,7 @@ func loadRunFile(path string) (jobSettings, error) {
 	}
 	s, err := parseRunFile(data)
 	if err != nil {
-		return jobSettings{}, fmt.Errorf("run file %s: %w", path, err)
+		return jobSettings{}, fmt.Errorf("--config %s: %w", path, err)
 	}
 	dir := filepath.Dir(path)
 	for _, p := range []*string{&s.Model.ModelPath, &s.Model.Model.BackendDir, &s.Input, &s.Output} {

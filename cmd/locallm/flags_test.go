@@ -122,7 +122,7 @@ func TestRuleEdgesAccepted(t *testing.T) {
 		{"--top-p", "1", "--top-p", "1e-9", "--min-p", "0", "--min-p", "1", "--typical-p", "1"},
 		{"--temperature", "0", "--repeat-penalty", "1e-9", "--presence-penalty", "-2", "--frequency-penalty", "2"},
 		{"--max-tokens", "1", "--max-tokens", "1048576", "--num-generations", "1", "--num-generations", "65536"},
-		{"--top-k", "0", "--penalty-last-n", "-1", "--seed", "-5", "--seed", "0", "--retries", "100", "--closing-tokens", "0"},
+		{"--top-k", "0", "--penalty-last-n", "-1", "--seed", "-5", "--seed", "0", "--retries", "100", "--closing-tokens", "0", "--regex", "a+"},
 		{"--threads", "1", "--threads", "1024", "--parallel", "256", "--ctx", "1", "--gpu-layers", "-1"},
 		{"--cache-type", "q8_0", "--flash-attn", "off", "--chat-template", "chatml", "--shard", "3/4", "--stop", "\n"},
 	} {
