@@ -11,6 +11,8 @@ BENCHOUT ?= bench/results.txt
 BENCH    ?= .
 BENCHTIME ?= 1x
 MODELS   ?= .models
+# locallm --version: the commit, and whether the tree had changes.
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 
 ENV = eval "$$(PORTABLE=$(PORTABLE) OPENMP=$(OPENMP) GO=$(GO) sh scripts/cgo-env)" &&
 
@@ -19,7 +21,7 @@ ENV = eval "$$(PORTABLE=$(PORTABLE) OPENMP=$(OPENMP) GO=$(GO) sh scripts/cgo-env
 all: build
 
 build:
-	$(ENV) $(GO) build -o bin/locallm ./cmd/locallm
+	$(ENV) $(GO) build -ldflags "-X main.version=$(VERSION)" -o bin/locallm ./cmd/locallm
 
 # The whole suite: pure-Go packages, the binding against the self-made tiny
 # model and ../shared, and the concurrency tests under the race detector.
@@ -44,7 +46,6 @@ demo: build
 	@mkdir -p $(MODELS)
 	./bin/locallm testmodel --output $(MODELS)/tiny.gguf
 	./bin/locallm generate --model $(MODELS)/tiny.gguf --prompt "Once upon a time" --max-tokens 32 --temperature 0 --stats
-	@echo
 
 env:
 	@PORTABLE=$(PORTABLE) OPENMP=$(OPENMP) GO=$(GO) sh scripts/cgo-env

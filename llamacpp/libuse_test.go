@@ -26,10 +26,12 @@ func readmeBlock(t *testing.T, readme, marker string) string {
 	return rest[:end]
 }
 
-// TestLibraryUse follows the README's "Use as a library" steps in a
-// throwaway module outside the repository, with a replace directive to this
-// checkout standing in for `go get` (the test runs offline), builds the
-// README's example program and runs it on the tiny model.
+// TestLibraryUse follows the README's "Use as a library" steps as printed,
+// in a throwaway module outside the repository, with LOCALLM set to this
+// checkout: a Go workspace over the module and the checkout, built offline
+// (GOPROXY=off: everything comes from the module cache, which the
+// checkout's own build filled). It then runs the README's example program
+// on the tiny model.
 func TestLibraryUse(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a separate module")
@@ -38,27 +40,22 @@ func TestLibraryUse(t *testing.T) {
 	require.NoError(t, err)
 	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
 	require.NoError(t, err)
-	steps := readmeBlock(t, string(readme), "<!-- library-steps -->")
-	program := readmeBlock(t, string(readme), "<!-- library-example -->")
+	steps := readmeBlock(t, string(readme), "<!-- example: library-steps -->")
+	program := readmeBlock(t, string(readme), "<!-- example: library-program -->")
 
 	dir := t.TempDir()
-	gomod := "module example.com/app\n\ngo 1.26\n\nrequire github.com/locallm/locallm v0.0.0\n\nreplace github.com/locallm/locallm => " + root + "\n"
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "go.mod"), []byte(gomod), 0o644))
-	sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "go.sum"), sum, 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "main.go"), []byte(program), 0o644))
-
-	var script []string
-	for _, line := range strings.Split(steps, "\n") {
-		if strings.HasPrefix(strings.TrimSpace(line), "go get github.com/locallm/locallm") {
-			continue // the replace directive stands in for it
-		}
-		script = append(script, line)
-	}
-	cmd := exec.Command("bash", "-euo", "pipefail", "-c", strings.Join(script, "\n"))
+	cmd := exec.Command("bash", "-euo", "pipefail", "-c", steps)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off", "CGO_CPPFLAGS=", "CGO_CFLAGS=", "CGO_CXXFLAGS=")
+	var env []string
+	for _, kv := range os.Environ() {
+		switch k, _, _ := strings.Cut(kv, "="); k {
+		case "GOFLAGS", "GOWORK", "GOPROXY", "CGO_CPPFLAGS", "CGO_CFLAGS", "CGO_CXXFLAGS":
+			continue // the steps set what they need
+		}
+		env = append(env, kv)
+	}
+	cmd.Env = append(env, "LOCALLM="+root, "GOPROXY=off", "GOFLAGS=-buildvcs=false")
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "README steps failed:\n%s", out)
 

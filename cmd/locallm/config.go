@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 
+	"github.com/spf13/pflag"
 	"gopkg.in/yaml.v3"
 
 	"github.com/locallm/locallm/llamacpp"
@@ -66,14 +68,18 @@ type jobFlags struct {
 	dumpConfig bool
 }
 
-func (j *jobFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&j.input, "input", "", "JSONL file of rows to run, one JSON object per line (see the README)")
-	fs.StringVar(&j.output, "output", "", "JSONL file the finished rows are appended to; run again to resume")
-	j.shardFlags.register(fs)
-	fs.BoolVar(&j.quiet, "quiet", false, "no progress on stderr")
-	fs.StringVar(&j.config, "config", "", "YAML run file with the model, generation and job settings; flags given explicitly override it")
+func (j *jobFlags) title() string { return "Job" }
+
+func (j *jobFlags) addFlags(fs *pflag.FlagSet) {
+	fs.StringVarP(&j.input, "input", "i", "", "JSONL `FILE` of rows to run, one JSON object per line (see the README)")
+	fs.StringVarP(&j.output, "output", "o", "", "JSONL `FILE` the finished rows are appended to; run again to resume")
+	j.shardFlags.addFlags(fs)
+	fs.BoolVarP(&j.quiet, "quiet", "q", false, "no progress on stderr")
+	fs.StringVar(&j.config, "config", "", "YAML run `FILE` with the model, generation and job settings; flags given explicitly override it")
 	fs.BoolVar(&j.dumpConfig, "dump-config", false, "print the effective run file as YAML and exit")
 }
+
+func (j *jobFlags) check(fs *pflag.FlagSet) error { return nil }
 
 // settingsFromFlags reads every flag's value, default or not.
 func settingsFromFlags(mf *modelFlags, gf *genFlags, jf *jobFlags) jobSettings {
@@ -107,6 +113,7 @@ var configFlags = map[string]func(dst, src *jobSettings){
 	"repeat-penalty":    func(d, s *jobSettings) { d.Params.RepeatPenalty = s.Params.RepeatPenalty },
 	"presence-penalty":  func(d, s *jobSettings) { d.Params.PresencePenalty = s.Params.PresencePenalty },
 	"frequency-penalty": func(d, s *jobSettings) { d.Params.FrequencyPenalty = s.Params.FrequencyPenalty },
+	"penalty-last-n":    func(d, s *jobSettings) { d.Params.PenaltyLastN = s.Params.PenaltyLastN },
 	"seed":              func(d, s *jobSettings) { d.Params.Seed = s.Params.Seed },
 	"stop":              func(d, s *jobSettings) { d.Params.Stop = append([]string(nil), s.Params.Stop...) },
 	"ignore-eos":        func(d, s *jobSettings) { d.Params.IgnoreEOS = s.Params.IgnoreEOS },
@@ -115,28 +122,51 @@ var configFlags = map[string]func(dst, src *jobSettings){
 	"output":            func(d, s *jobSettings) { d.Output = s.Output },
 	"shard":             func(d, s *jobSettings) { d.Shard = s.Shard },
 	"shard-count":       func(d, s *jobSettings) { d.ShardCount = s.ShardCount },
-	"schema":            copyStructured,
-	"grammar":           copyStructured,
-	"regex":             copyStructured,
-	"lenient":           copyStructured,
-	"retries":           copyStructured,
+	// A constraint from the flags replaces the file's (with the file's
+	// lenient, retries and closing_tokens, unless flags set them too).
+	"schema":         copyConstraint,
+	"grammar":        copyConstraint,
+	"regex":          copyConstraint,
+	"lenient":        func(d, s *jobSettings) { structuredOf(d).Lenient = flagsStructured(s).Lenient },
+	"retries":        func(d, s *jobSettings) { structuredOf(d).Retries = flagsStructured(s).Retries },
+	"closing-tokens": func(d, s *jobSettings) { structuredOf(d).ClosingTokens = flagsStructured(s).ClosingTokens },
 }
 
-func copyStructured(d, s *jobSettings) {
-	d.Model.Structured = mergeStructured(d.Model.Structured, s.Model.Structured)
+func copyConstraint(d, s *jobSettings) {
+	so, f := structuredOf(d), flagsStructured(s)
+	so.Schema, so.GBNF, so.Regex = f.Schema, f.GBNF, f.Regex
+}
+
+// flagsStructured is the flags' structured output, the zero one if none.
+func flagsStructured(s *jobSettings) *llm.StructuredOutput {
+	if s.Model.Structured == nil {
+		return &llm.StructuredOutput{}
+	}
+	return s.Model.Structured
+}
+
+// structuredOf returns d's structured output, made if d has none, and
+// copied so that d does not share it.
+func structuredOf(d *jobSettings) *llm.StructuredOutput {
+	so := &llm.StructuredOutput{}
+	if d.Model.Structured != nil {
+		*so = *d.Model.Structured
+	}
+	d.Model.Structured = so
+	return so
 }
 
 // flagsNotInConfig are generate's flags that a run file does not hold: the
 // single-prompt ones and those about this invocation rather than the job.
 var flagsNotInConfig = map[string]bool{
 	"prompt": true, "messages": true, "stats": true, "quiet": true,
-	"config": true, "dump-config": true, "log-level": true,
+	"config": true, "dump-config": true,
 }
 
 // effectiveSettings returns the job's settings: the run file at path, if
 // any, with the flags the user set explicitly on top; without a run file,
 // the flags, defaults included.
-func effectiveSettings(fs *flag.FlagSet, path string, fromFlags jobSettings) (jobSettings, error) {
+func effectiveSettings(fs *pflag.FlagSet, path string, fromFlags jobSettings) (jobSettings, error) {
 	if path == "" {
 		return fromFlags, nil
 	}
@@ -144,7 +174,7 @@ func effectiveSettings(fs *flag.FlagSet, path string, fromFlags jobSettings) (jo
 	if err != nil {
 		return jobSettings{}, err
 	}
-	fs.Visit(func(f *flag.Flag) {
+	fs.Visit(func(f *pflag.Flag) {
 		if set := configFlags[f.Name]; set != nil {
 			set(&s, &fromFlags)
 		}
@@ -153,19 +183,29 @@ func effectiveSettings(fs *flag.FlagSet, path string, fromFlags jobSettings) (jo
 }
 
 // loadRunFile reads a run file. Unknown keys are errors, so that a typo does
-// not silently fall back to a default.
+// not silently fall back to a default. Relative paths in it (the model,
+// the backend directory, the input and the output) are relative to the
+// file's directory.
 func loadRunFile(path string) (jobSettings, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return jobSettings{}, err
+		return jobSettings{}, usageError("--config %s: %v", path, pathError(err))
 	}
 	s, err := parseRunFile(data)
 	if err != nil {
-		return jobSettings{}, fmt.Errorf("run file %s: %w", path, err)
+		return jobSettings{}, fmt.Errorf("--config %s: %w", path, err)
+	}
+	dir := filepath.Dir(path)
+	for _, p := range []*string{&s.Model.ModelPath, &s.Model.Model.BackendDir, &s.Input, &s.Output} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
 	}
 	return s, nil
 }
 
+// parseRunFile reads a run file's settings and checks the values it gives
+// with the rules that check flags and rows (rules.go).
 func parseRunFile(data []byte) (jobSettings, error) {
 	var rf runFile
 	d := yaml.NewDecoder(bytes.NewReader(data))
@@ -174,7 +214,7 @@ func parseRunFile(data []byte) (jobSettings, error) {
 		if errors.Is(err, io.EOF) {
 			return jobSettings{}, errors.New("empty")
 		}
-		return jobSettings{}, err
+		return jobSettings{}, yamlError(err)
 	}
 	s := jobSettings{
 		Params: rf.Generation, NumGenerations: rf.NumGenerations,
@@ -187,14 +227,111 @@ func parseRunFile(data []byte) (jobSettings, error) {
 	default:
 		return jobSettings{}, fmt.Errorf("llm.type %q: this command runs %s", rf.LLM.Type, llamacpp.TypeName)
 	}
-	if len(rf.LLM.Config) > 0 && string(rf.LLM.Config) != "null" {
-		jd := json.NewDecoder(bytes.NewReader(rf.LLM.Config))
-		jd.DisallowUnknownFields()
-		if err := jd.Decode(&s.Model); err != nil {
-			return jobSettings{}, fmt.Errorf("llm.config: %w", err)
+	cfgKeys := map[string]bool{}
+	if isSet(rf.LLM.Config) {
+		if err := decodeStrict(rf.LLM.Config, &s.Model); err != nil {
+			return jobSettings{}, jsonError("llm.config", err)
+		}
+		cfgKeys = jsonKeys(rf.LLM.Config)
+	}
+
+	// Which keys the file gives: only those are checked, the others
+	// being the library's defaults.
+	var tree map[string]any
+	yaml.Unmarshal(data, &tree)
+	top := yamlKeys(tree)
+	if err := checkGenParams(s.Params, yamlKeys(tree["generation"]), "generation."); err != nil {
+		return jobSettings{}, err
+	}
+	for _, f := range []struct {
+		r rule
+		v any
+	}{{ruleNumGenerations, s.NumGenerations}, {ruleShard, s.Shard}, {ruleShardCount, s.ShardCount}} {
+		if top[f.r.key] && !f.r.ok(f.v) {
+			return jobSettings{}, fieldError(f.r.key, f.v, f.r.want)
 		}
 	}
+	if err := checkOptions(s.Model, cfgKeys, "llm.config."); err != nil {
+		return jobSettings{}, err
+	}
+	soKeys := map[string]bool{}
+	for k := range cfgKeys {
+		if rest, ok := strings.CutPrefix(k, "structured_output."); ok {
+			soKeys[rest] = true
+		}
+	}
+	if err := checkStructured(s.Model.Structured, soKeys, "llm.config.structured_output."); err != nil {
+		return jobSettings{}, err
+	}
 	return s, nil
+}
+
+// yamlKeys returns a YAML mapping's keys; none if v is not a mapping.
+func yamlKeys(v any) map[string]bool {
+	keys := map[string]bool{}
+	if m, ok := v.(map[string]any); ok {
+		for k := range m {
+			keys[k] = true
+		}
+	}
+	return keys
+}
+
+// yamlTypeError matches one of yaml.v3's type errors.
+var yamlTypeError = regexp.MustCompile("^line (\\d+): cannot unmarshal !!(\\w+) `(.*)` into (.+)$")
+
+// yamlError turns yaml.v3's errors, which speak of Go types, into the
+// user's words, on one line.
+func yamlError(err error) error {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return fmt.Errorf("not valid YAML: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	var msgs []string
+	for _, e := range te.Errors {
+		if m := yamlTypeError.FindStringSubmatch(e); m != nil {
+			msgs = append(msgs, fmt.Sprintf("line %s: want %s, got %s", m[1], goTypeWords(m[4]), yamlValueWords(m[2], m[3])))
+			continue
+		}
+		if line, field, ok := strings.Cut(e, ": field "); ok {
+			if name, _, ok := strings.Cut(field, " not found"); ok {
+				msgs = append(msgs, fmt.Sprintf("%s: unknown key %s", line, name))
+				continue
+			}
+		}
+		msgs = append(msgs, e)
+	}
+	return errors.New(strings.Join(msgs, "; "))
+}
+
+func goTypeWords(t string) string {
+	switch {
+	case strings.HasPrefix(t, "[]"):
+		return "a list"
+	case strings.HasPrefix(t, "map["), strings.Contains(t, "."):
+		return "a mapping"
+	case strings.HasPrefix(t, "int"), strings.HasPrefix(t, "uint"):
+		return "an integer"
+	case strings.HasPrefix(t, "float"):
+		return "a number"
+	case t == "bool":
+		return "true or false"
+	case t == "string":
+		return "a string"
+	}
+	return t
+}
+
+func yamlValueWords(tag, v string) string {
+	switch tag {
+	case "str":
+		return fmt.Sprintf("the string %q", v)
+	case "map":
+		return "a mapping"
+	case "seq":
+		return "a list"
+	}
+	return v
 }
 
 // runFile returns the settings as a run file.
@@ -215,6 +352,16 @@ func (s jobSettings) runFile() (runFile, error) {
 // rather than by yaml.v3's own encoder, which writes a string of newlines
 // alone (the stop sequence "\n\n") as a block scalar it reads back shorter.
 func dumpRunFile(w io.Writer, s jobSettings) error {
+	// Paths are written absolute, so that the file runs the same job
+	// wherever it is saved (relative paths in a run file are relative to
+	// its directory).
+	for _, p := range []*string{&s.Model.ModelPath, &s.Model.Model.BackendDir, &s.Input, &s.Output} {
+		if *p != "" {
+			if abs, err := filepath.Abs(*p); err == nil {
+				*p = abs
+			}
+		}
+	}
 	rf, err := s.runFile()
 	if err != nil {
 		return err

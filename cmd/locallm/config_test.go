@@ -2,11 +2,11 @@ package main
 
 import (
 	"bytes"
-	"flag"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/spf13/pflag"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -34,9 +34,14 @@ func TestRunFileRoundTrip(t *testing.T) {
 
 	s, err := loadRunFile(path)
 	require.NoError(t, err)
+	abs := func(p string) string {
+		a, err := filepath.Abs(p)
+		require.NoError(t, err)
+		return a
+	}
 	assert.Equal(t, jobSettings{
 		Model: llamacpp.Options{
-			ModelPath: "m.gguf",
+			ModelPath: abs("m.gguf"),
 			Context: llamacpp.ContextOptions{
 				ContextSize: 2048, Sequences: 4, CacheType: llamacpp.CacheType("f32"),
 				FlashAttention: llamacpp.FlashAttention("off"),
@@ -45,15 +50,15 @@ func TestRunFileRoundTrip(t *testing.T) {
 		},
 		Params: llm.GenerationParams{
 			MaxNewTokens: 77, Temperature: 0, TopK: 40, TopP: 0.95, MinP: 0.05, TypicalP: 1,
-			RepeatPenalty: 1, Seed: 42, Stop: []string{"\n\n", "END", "off", "42", " lead", "- x: y"},
+			RepeatPenalty: 1, PenaltyLastN: 64, Seed: 42, Stop: []string{"\n\n", "END", "off", "42", " lead", "- x: y"},
 		},
-		NumGenerations: 3, Input: "in.jsonl", Output: "out.jsonl", Shard: "1/4",
-	}, s)
+		NumGenerations: 3, Input: abs("in.jsonl"), Output: abs("out.jsonl"), Shard: "1/4",
+	}, s, "--dump-config writes absolute paths")
 
 	// The file dumped again is the same file.
 	assert.Equal(t, first, dumpConfig(t, "--config", path))
 	assert.Contains(t, first, "type: llamacpp")
-	assert.Contains(t, first, "model_path: m.gguf")
+	assert.Contains(t, first, "model_path: "+abs("m.gguf"))
 	assert.Contains(t, first, `flash_attention: "off"`, "quoted for YAML 1.1 readers")
 	assert.NotContains(t, first, "model: {}", "empty mappings are left out")
 }
@@ -81,13 +86,10 @@ output: file-out.jsonl
 		var mf modelFlags
 		var gf genFlags
 		var jf jobFlags
-		fs2 := flag.NewFlagSet("values", flag.ContinueOnError)
-		mf.register(fs2)
-		gf.register(fs2)
-		jf.register(fs2)
-		fs2.String("prompt", "", "")
-		fs2.String("messages", "", "")
-		fs2.Bool("stats", false, "")
+		fs2 := pflag.NewFlagSet("values", pflag.ContinueOnError)
+		mf.addFlags(fs2)
+		gf.addFlags(fs2)
+		jf.addFlags(fs2)
 		require.NoError(t, fs2.Parse(args))
 		s, err := effectiveSettings(fs2, path, settingsFromFlags(&mf, &gf, &jf))
 		require.NoError(t, err)
@@ -95,7 +97,7 @@ output: file-out.jsonl
 	}
 
 	s := got()
-	assert.Equal(t, "file.gguf", s.Model.ModelPath)
+	assert.Equal(t, filepath.Join(dir, "file.gguf"), s.Model.ModelPath, "relative to the run file")
 	assert.Equal(t, 1024, s.Model.Context.ContextSize)
 	assert.Equal(t, 0.7, s.Params.Temperature)
 	assert.Equal(t, 0, s.Params.TopK, "flag defaults do not apply over a run file")
@@ -107,7 +109,7 @@ output: file-out.jsonl
 	assert.Equal(t, 4096, s.Model.Context.ContextSize)
 	assert.Equal(t, 2, s.Model.Context.Threads, "settings no flag names are kept")
 	assert.Equal(t, "flag-out.jsonl", s.Output)
-	assert.Equal(t, "file-in.jsonl", s.Input)
+	assert.Equal(t, filepath.Join(dir, "file-in.jsonl"), s.Input)
 	assert.Equal(t, []string{"b"}, s.Params.Stop)
 	assert.Equal(t, "flag.gguf", s.Model.ModelPath)
 	assert.Equal(t, 5, s.Params.TopK)
@@ -121,10 +123,8 @@ output: file-out.jsonl
 }
 
 func TestEveryGenerateFlagIsClassified(t *testing.T) {
-	fs := newFlagSet(commands["generate"])
-	fs.String("log-level", "", "")
-	commands["generate"].setup(fs)
-	fs.VisitAll(func(f *flag.Flag) {
+	fs := generateCmd().Flags()
+	fs.VisitAll(func(f *pflag.Flag) {
 		_, inConfig := configFlags[f.Name]
 		assert.True(t, inConfig != flagsNotInConfig[f.Name], "flag -%s must be in exactly one of configFlags and flagsNotInConfig", f.Name)
 	})
@@ -138,8 +138,8 @@ func TestRunFileErrors(t *testing.T) {
 		{"empty", "", "empty"},
 		{"no type", "llm: {config: {model_path: m}}", "llm.type is missing"},
 		{"other type", "llm: {type: openai}", `llm.type "openai"`},
-		{"unknown key", "llm: {type: llamacpp}\ntemperature: 1", "field temperature not found"},
-		{"unknown generation key", "llm: {type: llamacpp}\ngeneration: {temprature: 1}", "field temprature not found"},
+		{"unknown key", "llm: {type: llamacpp}\ntemperature: 1", "line 2: unknown key temperature"},
+		{"unknown generation key", "llm: {type: llamacpp}\ngeneration: {temprature: 1}", "line 2: unknown key temprature"},
 		{"unknown llm key", "llm: {type: llamacpp, config: {model: {gpu_layer: 1}}}", `unknown field "gpu_layer"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -3,11 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
 
+	"github.com/spf13/cobra"
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/locallm/locallm/cmd/locallm/internal/job"
@@ -16,79 +19,103 @@ import (
 	"github.com/locallm/locallm/llm"
 )
 
-func init() {
-	register(&command{
-		name:    "embed",
-		summary: embedSummary,
-		usage:   "-model FILE -input IN.jsonl -output EMB.npy [-pooling mean] [-normalize] [-layer -1] [-plot PCA.png] [-shard I/N]",
-		setup:   setupEmbed,
-	})
-}
-
 const embedSummary = `Write one pooled embedding per row of a JSONL file as a float32 .npy matrix.
 
 Each row {"id": ..., "prompt": ... | "messages": [...], "label": ...} is formatted
-as for generation, its hidden states at -layer are pooled over its tokens, and
+as for generation, its hidden states at --layer are pooled over its tokens, and
 optionally L2-normalised. The outputs, rows in input order:
   EMB.npy       float32 [rows, hidden]
   EMB.ids.json  the rows' ids, a JSON array: ids[i] is row i of EMB.npy
--plot PCA.png draws the first two principal components, coloured by each row's
+--plot PCA.png draws the first two principal components, coloured by each row's
 "label" when rows have one. Bad rows go with their line number to
 EMB.npy.errors.jsonl and are left out.
 Rows are kept as they finish in EMB.npy.part, which a finished run joins into
-the outputs: run the same command again after a crash to resume. -shard I/N
+the outputs: run the same command again after a crash to resume. --shard I/N
 runs one part of the rows; merge joins the parts.`
 
-func setupEmbed(fs *flag.FlagSet) func(context.Context, []string) error {
+func embedCmd() *cobra.Command {
 	var mf modelFlags
 	var sf shardFlags
-	mf.register(fs)
-	sf.register(fs)
-	input := fs.String("input", "", "JSONL file of rows (required)")
-	output := fs.String("output", "", ".npy file for the embeddings (required)")
+	var input, output, plotPath string
+	var normalize, quiet bool
+	var layer, batchRows int
 	pooling := hiddenstates.Mean
-	fs.TextVar(&pooling, "pooling", hiddenstates.Mean, "pooling over a row's tokens: mean, first (cls), last or max")
-	normalize := fs.Bool("normalize", false, "scale each embedding to unit L2 norm")
-	layer := fs.Int("layer", -1, "layer whose states are pooled, numbered as Hugging Face's hidden_states (-1: the final normed output)")
-	plotPath := fs.String("plot", "", "draw a 2-D PCA scatter of the embeddings to this file (.png, .svg, .pdf)")
-	batchRows := fs.Int("batch-rows", 16, "rows per hidden-state call (evaluated together, up to the batch size)")
-	quiet := fs.Bool("quiet", false, "no progress on stderr")
-	return func(ctx context.Context, args []string) error {
-		if len(args) > 0 {
-			return usageError("unexpected arguments %q", args)
-		}
+	c := newCommand(&cobra.Command{
+		Use:   "embed --model FILE --input IN.jsonl --output EMB.npy [flags]",
+		Short: "Write one pooled embedding per row of a JSONL file as a float32 .npy matrix",
+		Long:  embedSummary,
+	}, func(ctx context.Context, args []string) error {
 		switch {
-		case *input == "":
-			return usageError("-input is required")
-		case *output == "":
-			return usageError("-output is required")
+		case input == "":
+			return usageError("--input is required: the JSONL rows to embed")
+		case output == "":
+			return usageError("--output is required: the .npy file to write")
 		case pooling == hiddenstates.None:
-			return usageError("-pooling none gives no embedding: use hidden for per-token states")
-		case *batchRows < 1:
-			return usageError("-batch-rows %d: want at least 1", *batchRows)
+			return usageError("--pooling none gives no embedding: use hidden for per-token states")
+		}
+		if plotPath != "" {
+			switch strings.ToLower(filepath.Ext(plotPath)) {
+			case ".png", ".svg", ".pdf":
+			default:
+				return flagError("plot", plotPath, "a .png, .svg or .pdf file")
+			}
+			if err := checkOutputPath("--plot", plotPath); err != nil {
+				return err
+			}
 		}
 		sh, err := sf.resolve()
 		if err != nil {
 			return err
 		}
-		if err := checkInput(*input, *output); err != nil {
+		if err := checkInput(input, output); err != nil {
+			return err
+		}
+		if err := checkOutputPath("--output", output); err != nil {
 			return err
 		}
 		opts, err := mf.options()
 		if err != nil {
 			return err
 		}
-		l, err := openForHidden(ctx, opts, []int{*layer})
+		l, err := openForHidden(ctx, opts, []int{layer}, fmt.Sprintf("--layer %d", layer))
 		if err != nil {
 			return err
 		}
 		defer l.Close()
 		return embedRows(ctx, l, embedOptions{
-			input: *input, output: *output, pooling: pooling, normalize: *normalize,
-			layer: *layer, plot: *plotPath, batch: *batchRows, shard: sh,
-			hidden: l.Model().Info().NEmbd, quiet: *quiet,
+			input: input, output: output, pooling: pooling, normalize: normalize,
+			layer: layer, plot: plotPath, batch: batchRows, shard: sh,
+			hidden: l.Model().Info().NEmbd, quiet: quiet,
 		})
+	}, &mf, &sf)
+	fs := c.Flags()
+	fs.StringVarP(&input, "input", "i", "", "JSONL `FILE` of rows (required)")
+	fs.StringVarP(&output, "output", "o", "", ".npy `FILE` for the embeddings (required)")
+	fs.Var(&poolingFlag{&pooling}, "pooling", "`POOLING` over a row's tokens: mean, first (cls), last or max")
+	fs.SetAnnotation("pooling", wantAnnotation, []string{"one of mean, first, cls, last, max"})
+	fs.SetAnnotation("pooling", badAnnotation, []string{"none", "bogus", ""})
+	fs.BoolVar(&normalize, "normalize", false, "scale each embedding to unit L2 norm")
+	fs.IntVar(&layer, "layer", -1, "`LAYER` whose states are pooled, numbered as Hugging Face's hidden_states (-1: the final normed output)")
+	fs.StringVar(&plotPath, "plot", "", "draw a 2-D PCA scatter of the embeddings to this `FILE` (.png, .svg, .pdf)")
+	intFlag(fs, &batchRows, "batch-rows", "", 16, "rows per hidden-state call (evaluated together, up to the batch size)", ruleBatchRows)
+	fs.BoolVarP(&quiet, "quiet", "q", false, "no progress on stderr")
+	c.RegisterFlagCompletionFunc("pooling", fixedValues("mean", "first", "cls", "last", "max"))
+	c.RegisterFlagCompletionFunc("plot", fileExts("png", "svg", "pdf"))
+	return c
+}
+
+// poolingFlag is --pooling: a pooling that gives one vector per row.
+type poolingFlag struct{ p *hiddenstates.Pooling }
+
+func (f *poolingFlag) String() string { return f.p.String() }
+func (f *poolingFlag) Type() string   { return "string" }
+func (f *poolingFlag) Set(s string) error {
+	var p hiddenstates.Pooling
+	if err := p.UnmarshalText([]byte(s)); err != nil || p == hiddenstates.None {
+		return errors.New("bad pooling")
 	}
+	*f.p = p
+	return nil
 }
 
 type embedOptions struct {
@@ -134,21 +161,21 @@ func plotEmbeddings(output, input, plot string) error {
 	emb, err := hiddenstates.ReadMatrix(f)
 	f.Close()
 	if err != nil {
-		return fmt.Errorf("-plot: %s: %w", output, err)
+		return fmt.Errorf("--plot: %s: %w", output, err)
 	}
 	if r, _ := emb.Dims(); r < 2 {
-		return fmt.Errorf("-plot needs at least 2 embedded rows, have %d", r)
+		return fmt.Errorf("--plot needs at least 2 embedded rows, have %d", r)
 	}
 	labels, err := rowLabels(input, npyout.SidePath(output, ".ids.json"))
 	if err != nil {
-		return fmt.Errorf("-plot: %w", err)
+		return fmt.Errorf("--plot: %w", err)
 	}
 	pts, err := hiddenstates.PCA(emb, 2)
 	if err != nil {
-		return fmt.Errorf("-plot: %w", err)
+		return fmt.Errorf("--plot: %w", err)
 	}
 	if err := hiddenstates.PlotPCA(plot, pts, labels); err != nil {
-		return fmt.Errorf("-plot: %w", err)
+		return fmt.Errorf("--plot: %w", err)
 	}
 	return nil
 }

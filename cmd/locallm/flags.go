@@ -2,10 +2,12 @@ package main
 
 import (
 	"encoding/json"
-	"flag"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/spf13/pflag"
 
 	"github.com/locallm/locallm/cmd/locallm/internal/job"
 	"github.com/locallm/locallm/llamacpp"
@@ -27,25 +29,54 @@ type modelFlags struct {
 	backendDir string
 }
 
-func (f *modelFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.model, "model", "", "GGUF model file (required)")
-	fs.IntVar(&f.threads, "threads", 0, "CPU threads (default: physical cores)")
-	fs.IntVar(&f.ctxSize, "ctx", 0, fmt.Sprintf("KV cache size in tokens, shared by parallel sequences (default %d)", llamacpp.DefaultContextSize))
-	fs.IntVar(&f.batch, "batch", 0, fmt.Sprintf("batch size: most tokens per decode (default %d)", llamacpp.DefaultBatchSize))
-	fs.IntVar(&f.sequences, "parallel", 0, fmt.Sprintf("most sequences decoded together (default %d)", llamacpp.DefaultSequences))
-	fs.StringVar(&f.cacheType, "cache-type", "f16", "KV cache type: f16, f32 or q8_0")
-	fs.StringVar(&f.flashAttn, "flash-attn", "auto", "flash attention: auto, on or off")
-	fs.IntVar(&f.gpuLayers, "gpu-layers", 0, "layers to offload to a GPU (-1: all) where a GPU backend is loaded")
+func (f *modelFlags) title() string { return "Model" }
+
+func (f *modelFlags) addFlags(fs *pflag.FlagSet) {
+	fs.StringVarP(&f.model, "model", "m", "", "GGUF model `FILE` (required)")
+	intFlag(fs, &f.threads, "threads", "t", 0, "`N` CPU threads, 1 to 1024 (default: one per physical core)", ruleThreads)
+	intFlag(fs, &f.ctxSize, "ctx", "c", 0, fmt.Sprintf("KV cache of `N` tokens, shared by the parallel sequences (default %d)", llamacpp.DefaultContextSize), ruleContextSize)
+	intFlag(fs, &f.batch, "batch", "", 0, fmt.Sprintf("at most `N` tokens per decode (default %d)", llamacpp.DefaultBatchSize), ruleBatchSize)
+	intFlag(fs, &f.sequences, "parallel", "", 0, fmt.Sprintf("at most `N` sequences decoded together, 1 to %d (default %d)", llamacpp.MaxSequences, llamacpp.DefaultSequences), ruleSequences)
+	stringFlag(fs, &f.cacheType, "cache-type", "", "f16", "KV cache `TYPE`: f16, f32 or q8_0", ruleCacheType)
+	stringFlag(fs, &f.flashAttn, "flash-attn", "", "auto", "flash attention `MODE`: auto, on or off", ruleFlashAttn)
+	intFlag(fs, &f.gpuLayers, "gpu-layers", "", 0, "offload `N` layers to a GPU, -1 for all, where a GPU backend is loaded", ruleGPULayers)
 	fs.BoolVar(&f.noMmap, "no-mmap", false, "read the model into memory instead of mapping it")
-	fs.StringVar(&f.template, "chat-template", "", "chat template name or text (default: the model's own)")
-	fs.StringVar(&f.backendDir, "backend-dir", "", "directory of ggml GPU backends (default $"+llamacpp.BackendDirEnv+")")
+	stringFlag(fs, &f.template, "chat-template", "", "", "chat template for messages: a `NAME` llama.cpp knows (chatml, llama3, ...) or Jinja text (default: the model's own)", ruleChatTemplate)
+	fs.StringVar(&f.backendDir, "backend-dir", "", "`DIR` of ggml GPU backends (default $"+llamacpp.BackendDirEnv+")")
 }
 
-func (f *modelFlags) options() (llamacpp.Options, error) {
-	if f.model == "" {
-		return llamacpp.Options{}, usageError("-model is required")
+func (f *modelFlags) check(fs *pflag.FlagSet) error {
+	if fs.Changed("backend-dir") {
+		if st, err := os.Stat(f.backendDir); err != nil || !st.IsDir() {
+			return flagError("backend-dir", f.backendDir, "a directory of ggml backends")
+		}
 	}
-	return f.values(), nil
+	return nil
+}
+
+// options returns the flags as Options, with the model required.
+func (f *modelFlags) options() (llamacpp.Options, error) {
+	o := f.values()
+	if err := checkModelPath(o.ModelPath, "--model"); err != nil {
+		return o, err
+	}
+	return o, checkChatTemplate(o.ChatTemplate, o.ModelPath)
+}
+
+// checkModelPath checks that a model is given and is a file, before
+// anything is loaded: a bad path is a bad command line.
+func checkModelPath(path, name string) error {
+	if path == "" {
+		return usageError("%s is required: the GGUF model file", name)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return usageError("%s %s: no such file", name, path)
+	}
+	if st.IsDir() {
+		return usageError("%s %s: a directory, want a GGUF file", name, path)
+	}
+	return nil
 }
 
 // values returns the flags as Options, without checking them.
@@ -67,42 +98,54 @@ func (f *modelFlags) values() llamacpp.Options {
 // defaults are llama.cpp's tools' (temperature 0.8, top-k 40, top-p 0.95,
 // min-p 0.05, random seed); the library's zero value is greedy.
 type genFlags struct {
-	maxTokens   int
-	temperature float64
-	topK        int
-	topP        float64
-	minP        float64
-	typicalP    float64
-	repeat      float64
-	presence    float64
-	frequency   float64
-	seed        int64
-	stop        stringList
-	ignoreEOS   bool
-	numGen      int
+	maxTokens    int
+	temperature  float64
+	topK         int
+	topP         float64
+	minP         float64
+	typicalP     float64
+	repeat       float64
+	presence     float64
+	frequency    float64
+	penaltyLastN int
+	seed         int64
+	stop         []string
+	ignoreEOS    bool
+	numGen       int
 }
 
-func (g *genFlags) register(fs *flag.FlagSet) {
-	fs.IntVar(&g.maxTokens, "max-tokens", llm.DefaultMaxNewTokens, "most new tokens per generation")
-	fs.Float64Var(&g.temperature, "temperature", 0.8, "sampling temperature; 0 is greedy")
-	fs.IntVar(&g.topK, "top-k", 40, "top-k sampling; 0 disables")
-	fs.Float64Var(&g.topP, "top-p", 0.95, "top-p (nucleus) sampling, in (0, 1]")
-	fs.Float64Var(&g.minP, "min-p", 0.05, "min-p sampling, in [0, 1]; 0 disables")
-	fs.Float64Var(&g.typicalP, "typical-p", 1, "locally typical sampling, in (0, 1]; 1 disables")
-	fs.Float64Var(&g.repeat, "repeat-penalty", 1, "repetition penalty; 1 disables")
-	fs.Float64Var(&g.presence, "presence-penalty", 0, "presence penalty; 0 disables")
-	fs.Float64Var(&g.frequency, "frequency-penalty", 0, "frequency penalty; 0 disables")
-	fs.Int64Var(&g.seed, "seed", -1, "random seed; generation i uses seed+i; -1 draws one")
-	fs.Var(&g.stop, "stop", "stop sequence (repeatable)")
+func (g *genFlags) title() string { return "Generation" }
+
+func (g *genFlags) addFlags(fs *pflag.FlagSet) {
+	intFlag(fs, &g.maxTokens, "max-tokens", "", llm.DefaultMaxNewTokens, "sample at most `N` new tokens per generation, 1 to 1048576", ruleMaxTokens)
+	floatFlag(fs, &g.temperature, "temperature", "", 0.8, "sampling temperature `T` >= 0; 0 is greedy", ruleTemperature)
+	intFlag(fs, &g.topK, "top-k", "", 40, "keep the `K` most likely tokens; 0 disables", ruleTopK)
+	floatFlag(fs, &g.topP, "top-p", "", 0.95, "nucleus sampling `P`, in (0, 1]; 1 disables", ruleTopP)
+	floatFlag(fs, &g.minP, "min-p", "", 0.05, "min-p sampling `P`, in [0, 1]; 0 disables", ruleMinP)
+	floatFlag(fs, &g.typicalP, "typical-p", "", 1, "locally typical sampling `P`, in (0, 1]; 1 disables", ruleTypicalP)
+	floatFlag(fs, &g.repeat, "repeat-penalty", "", 1, "repetition penalty `X` > 0; 1 disables", ruleRepeat)
+	floatFlag(fs, &g.presence, "presence-penalty", "", 0, "presence penalty `X`; 0 disables", rulePresence)
+	floatFlag(fs, &g.frequency, "frequency-penalty", "", 0, "frequency penalty `X`; 0 disables", ruleFrequency)
+	intFlag(fs, &g.penaltyLastN, "penalty-last-n", "", llm.DefaultPenaltyLastN, "the penalties look at the last `N` tokens; -1 the whole context", rulePenaltyLastN)
+	int64Flag(fs, &g.seed, "seed", "s", -1, "random `SEED`; generation i uses SEED+i; negative draws one", ruleSeed)
+	stringsFlag(fs, &g.stop, "stop", "", "stop at `TEXT`, which is left out of the output (repeatable)", ruleStop)
 	fs.BoolVar(&g.ignoreEOS, "ignore-eos", false, "keep generating past end-of-generation tokens (benchmarks)")
-	fs.IntVar(&g.numGen, "num-generations", 1, "generations per input")
+	intFlag(fs, &g.numGen, "num-generations", "", 1, fmt.Sprintf("`N` generations per prompt or row, 1 to %d", llm.MaxGenerations), ruleNumGenerations)
+}
+
+func (g *genFlags) check(fs *pflag.FlagSet) error {
+	if len(g.stop) > llm.MaxStopSequences {
+		return usageError("--stop given %d times: want at most %d stop sequences", len(g.stop), llm.MaxStopSequences)
+	}
+	return nil
 }
 
 func (g *genFlags) params() llm.GenerationParams {
 	return llm.GenerationParams{
 		MaxNewTokens: g.maxTokens, Temperature: g.temperature, TopK: g.topK, TopP: g.topP,
 		MinP: g.minP, TypicalP: g.typicalP, RepeatPenalty: g.repeat, PresencePenalty: g.presence,
-		FrequencyPenalty: g.frequency, Seed: g.seed, Stop: g.stop, IgnoreEOS: g.ignoreEOS,
+		FrequencyPenalty: g.frequency, PenaltyLastN: g.penaltyLastN, Seed: g.seed,
+		Stop: append([]string(nil), g.stop...), IgnoreEOS: g.ignoreEOS,
 	}
 }
 
@@ -114,10 +157,14 @@ type shardFlags struct {
 	count int
 }
 
-func (f *shardFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.shard, "shard", "", "run shard I/N only: the rows whose id hashes (FNV-1a) to I mod N (default from $"+job.EnvK8sIndex+" or $"+job.EnvSlurmIndex+")")
-	fs.IntVar(&f.count, "shard-count", 0, "shard count N when the index comes from the environment (default $"+job.EnvSlurmCount+")")
+func (f *shardFlags) title() string { return "Job" }
+
+func (f *shardFlags) addFlags(fs *pflag.FlagSet) {
+	stringFlag(fs, &f.shard, "shard", "", "", "run shard `I/N` only: the rows whose id hashes (FNV-1a) to I mod N (default from $"+job.EnvK8sIndex+" or $"+job.EnvSlurmIndex+")", ruleShard)
+	intFlag(fs, &f.count, "shard-count", "", 0, "shard count `N` when the index comes from the environment (default $"+job.EnvSlurmCount+")", ruleShardCount)
 }
+
+func (f *shardFlags) check(fs *pflag.FlagSet) error { return nil }
 
 // resolve returns the shard the flags and the environment give.
 func (f *shardFlags) resolve() (job.Shard, error) {
@@ -128,80 +175,88 @@ func (f *shardFlags) resolve() (job.Shard, error) {
 	return s, nil
 }
 
-// stringList is a repeatable string flag.
-type stringList []string
-
-func (s *stringList) String() string { return strings.Join(*s, ",") }
-func (s *stringList) Set(v string) error {
-	*s = append(*s, v)
-	return nil
-}
-
 // structFlags constrain generate's output: a JSON Schema, a GBNF grammar or
 // a regular expression, for every row that has no structured_output of its own.
 type structFlags struct {
 	schema, grammar, regex string
 	lenient                bool
 	retries                int
+	closing                int
 }
 
-func (f *structFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.schema, "schema", "", "JSON Schema file: every output must validate against it")
-	fs.StringVar(&f.grammar, "grammar", "", "GBNF grammar file (llama.cpp's format) the output must follow")
-	fs.StringVar(&f.regex, "regex", "", "regular expression the whole output must match")
-	fs.BoolVar(&f.lenient, "lenient", false, "with -schema: over-approximate keywords a grammar cannot express, then validate")
-	fs.IntVar(&f.retries, "retries", 0, "with -schema: generate an output that fails validation again, with a new seed, up to N times")
+func (f *structFlags) title() string { return "Structured output" }
+
+func (f *structFlags) addFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&f.schema, "schema", "", "JSON Schema `FILE` (- for standard input): every output must validate against it")
+	fs.StringVar(&f.grammar, "grammar", "", "GBNF grammar `FILE` (llama.cpp's format; - for standard input) the output must follow")
+	fs.StringVar(&f.regex, "regex", "", "regular expression `RE` the whole output must match")
+	fs.BoolVar(&f.lenient, "lenient", false, "with --schema: over-approximate keywords a grammar cannot express, then validate")
+	intFlag(fs, &f.retries, "retries", "", 0, fmt.Sprintf("generate an output that fails validation again, with a new seed, up to `N` times (0 to %d)", llm.MaxRetries), ruleRetries)
+	intFlag(fs, &f.closing, "closing-tokens", "", 0, "append up to `N` tokens beyond --max-tokens to close an output cut mid-structure; 0: none, a cut output is left as it is", ruleClosingTokens)
+}
+
+func (f *structFlags) check(fs *pflag.FlagSet) error {
+	var set []string
+	for _, name := range []string{"schema", "grammar", "regex"} {
+		if fs.Changed(name) {
+			set = append(set, "--"+name)
+		}
+	}
+	if len(set) > 1 {
+		return usageError("%s: give one of --schema, --grammar and --regex", strings.Join(set, " and "))
+	}
+	return nil
+}
+
+// flagName names the constraint flag that is set, with its value.
+func (f *structFlags) flagName() string {
+	switch {
+	case f.schema != "":
+		return "--schema " + f.schema
+	case f.grammar != "":
+		return "--grammar " + f.grammar
+	}
+	return fmt.Sprintf("--regex %q", f.regex)
 }
 
 // structured reads the files the flags name; nil when none is set.
 func (f *structFlags) structured() (*llm.StructuredOutput, error) {
-	n := 0
-	for _, s := range []string{f.schema, f.grammar, f.regex} {
-		if s != "" {
-			n++
-		}
-	}
-	switch {
-	case n > 1:
-		return nil, usageError("give one of -schema, -grammar and -regex")
-	case n == 0:
-		if f.lenient || f.retries != 0 {
-			return &llm.StructuredOutput{Lenient: f.lenient, Retries: f.retries}, nil
-		}
+	constraint := f.schema != "" || f.grammar != "" || f.regex != ""
+	if !constraint && !f.lenient && f.retries == 0 && f.closing == 0 {
 		return nil, nil
 	}
-	so := &llm.StructuredOutput{Lenient: f.lenient, Retries: f.retries, Regex: f.regex}
+	so := &llm.StructuredOutput{Lenient: f.lenient, Retries: f.retries, ClosingTokens: f.closing, Regex: f.regex}
 	if f.schema != "" {
 		data, err := readFileOrStdin(f.schema)
 		if err != nil {
-			return nil, err
+			return nil, usageError("--schema %s: %v", f.schema, pathError(err))
 		}
 		if !json.Valid(data) {
-			return nil, fmt.Errorf("-schema %s: not valid JSON", f.schema)
+			return nil, usageError("--schema %s: not valid JSON", f.schema)
 		}
 		so.Schema = json.RawMessage(data)
 	}
 	if f.grammar != "" {
 		data, err := readFileOrStdin(f.grammar)
 		if err != nil {
-			return nil, err
+			return nil, usageError("--grammar %s: %v", f.grammar, pathError(err))
 		}
 		so.GBNF = string(data)
 	}
 	return so, nil
 }
 
-// mergeStructured applies the structured-output flags over a run file's:
-// a constraint from the flags replaces the file's, -lenient and -retries
-// alone amend it.
-func mergeStructured(file, flags *llm.StructuredOutput) *llm.StructuredOutput {
-	if flags == nil {
-		return file
+// pathError is a file error without the path, which the message already names.
+func pathError(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
 	}
-	if flags.Schema != nil || flags.GBNF != "" || flags.Regex != "" || file == nil {
-		return flags
-	}
-	merged := *file
-	merged.Lenient, merged.Retries = flags.Lenient, flags.Retries
-	return &merged
+	return err
+}
+
+// hasConstraint reports whether so constrains anything: a schema, a
+// grammar or a regular expression.
+func hasConstraint(so *llm.StructuredOutput) bool {
+	return so != nil && (so.Schema != nil || so.GBNF != "" || so.Regex != "")
 }

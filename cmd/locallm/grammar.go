@@ -2,51 +2,56 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 
+	"github.com/spf13/cobra"
+
 	"github.com/locallm/locallm/grammar"
 )
 
-func init() {
-	register(&command{
-		name: "grammar",
-		summary: "Compile a JSON Schema to a GBNF grammar (llama.cpp's format) and print it.\n" +
+func grammarCmd() *cobra.Command {
+	var schema, ws string
+	var lenient, formats bool
+	var maxWS int
+	var c *cobra.Command
+	c = newCommand(&cobra.Command{
+		Use:   "grammar --schema FILE [flags]",
+		Short: "Compile a JSON Schema to a GBNF grammar (llama.cpp's format) and print it",
+		Long: "Compile a JSON Schema to a GBNF grammar (llama.cpp's format) and print it.\n" +
 			"Strict by default: keywords a grammar cannot express are an error naming the keyword and\n" +
 			"its JSON pointer; --lenient over-approximates them instead (validate outputs afterwards).",
-		usage: "--schema FILE [--lenient] [--whitespace compact|flexible|bounded] [--format-assertion]",
-		setup: func(fs *flag.FlagSet) func(context.Context, []string) error {
-			schema := fs.String("schema", "", "JSON Schema file; - reads standard input (required)")
-			lenient := fs.Bool("lenient", false, "over-approximate keywords a grammar cannot express")
-			ws := fs.String("whitespace", "compact", "white space between JSON tokens: compact, flexible or bounded")
-			maxWS := fs.Int("max-whitespace", 0, "longest white space run with --whitespace bounded (default 20)")
-			formats := fs.Bool("format-assertion", false, "treat \"format\" as a constraint (date, uuid, email, ...)")
-			return func(ctx context.Context, args []string) error {
-				if len(args) > 0 {
-					return usageError("unexpected arguments %q", args)
-				}
-				if *schema == "" {
-					return usageError("--schema is required")
-				}
-				opts, err := schemaOptions(*lenient, *ws, *maxWS, *formats)
-				if err != nil {
-					return err
-				}
-				data, err := readFileOrStdin(*schema)
-				if err != nil {
-					return err
-				}
-				g, err := grammar.CompileSchema(data, opts)
-				if err != nil {
-					return fmt.Errorf("%s: %w", *schema, err)
-				}
-				fmt.Fprint(stdout, g)
-				return nil
-			}
-		},
+	}, func(ctx context.Context, args []string) error {
+		if schema == "" {
+			return usageError("--schema is required")
+		}
+		if c.Flags().Changed("max-whitespace") && ws != "bounded" {
+			return usageError("--max-whitespace needs --whitespace bounded")
+		}
+		opts, err := schemaOptions(lenient, ws, maxWS, formats)
+		if err != nil {
+			return err
+		}
+		data, err := readFileOrStdin(schema)
+		if err != nil {
+			return usageError("--schema %s: %v", schema, pathError(err))
+		}
+		g, err := grammar.CompileSchema(data, opts)
+		if err != nil {
+			return fmt.Errorf("%s: %w", schema, err)
+		}
+		fmt.Fprint(stdout, g)
+		return nil
 	})
+	fs := c.Flags()
+	fs.StringVar(&schema, "schema", "", "JSON Schema `FILE`; - reads standard input (required)")
+	fs.BoolVar(&lenient, "lenient", false, "over-approximate keywords a grammar cannot express")
+	stringFlag(fs, &ws, "whitespace", "", "compact", "white space between JSON tokens, `MODE`: compact, flexible or bounded", enumRule("whitespace", "compact", "flexible", "bounded"))
+	intFlag(fs, &maxWS, "max-whitespace", "", 20, "longest white space run, `N` from 1 to 1000, with --whitespace bounded", intRule("max_whitespace", 1, 1000))
+	fs.BoolVar(&formats, "format-assertion", false, "treat \"format\" as a constraint (date, uuid, email, ...)")
+	c.RegisterFlagCompletionFunc("whitespace", fixedValues("compact", "flexible", "bounded"))
+	return c
 }
 
 func schemaOptions(lenient bool, ws string, maxWS int, formats bool) (*grammar.SchemaOptions, error) {

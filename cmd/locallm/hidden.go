@@ -4,12 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/spf13/cobra"
 
 	"github.com/locallm/locallm/cmd/locallm/internal/job"
 	"github.com/locallm/locallm/cmd/locallm/internal/npyout"
@@ -18,26 +19,17 @@ import (
 	"github.com/locallm/locallm/llm"
 )
 
-func init() {
-	register(&command{
-		name:    "hidden",
-		summary: hiddenSummary,
-		usage:   "-model FILE (-prompt TEXT | -input IN.jsonl [-shard I/N]) [-layers -1,0,...] -output FILE.npy",
-		setup:   setupHidden,
-	})
-}
-
 const hiddenSummary = `Write the hidden states of a prompt, or of every row of a JSONL file, as .npy arrays.
 
 Layers are numbered as Hugging Face numbers hidden_states: 0 is the token
 embeddings, i the output of block i, n_layer the final normed output (the
 last_hidden_state); negative numbers count from the end, so -1 is the last.
-For results that agree with a float32 reference use -cache-type f32 -flash-attn off.
+For results that agree with a float32 reference use --cache-type f32 --flash-attn off.
 
-With -prompt TEXT (special tokens added, as for generation):
+With --prompt TEXT (special tokens added, as for generation):
   FILE.npy         float32 [len(layers), tokens, hidden], layers in the order given
   FILE.tokens.npy  int32 [tokens], the token ids
-With -input IN.jsonl (rows {"id": ..., "prompt": ... | "messages": [...]}), the
+With --input IN.jsonl (rows {"id": ..., "prompt": ... | "messages": [...]}), the
 rows' tokens are concatenated, in input order:
   FILE.npy         float32 [len(layers), total_tokens, hidden]
   FILE.tokens.npy  int32 [total_tokens]
@@ -47,79 +39,93 @@ so that in Python, with h = np.load("FILE.npy", mmap_mode="r"),
   h[k, off[i]:off[i+1]] is row i's [tokens, hidden] states at the k-th layer given.
 Bad rows go with their line number to FILE.npy.errors.jsonl and are left out.
 Rows are kept as they finish in FILE.npy.part, which a finished run joins into
-the outputs: run the same command again after a crash to resume. -shard I/N
+the outputs: run the same command again after a crash to resume. --shard I/N
 runs one part of the rows; merge joins the parts.`
 
-func setupHidden(fs *flag.FlagSet) func(context.Context, []string) error {
+func hiddenCmd() *cobra.Command {
 	var mf modelFlags
 	var sf shardFlags
-	mf.register(fs)
-	sf.register(fs)
-	prompt := fs.String("prompt", "", "raw prompt")
-	input := fs.String("input", "", "JSONL file of rows {\"id\": ..., \"prompt\": ... | \"messages\": [...]}")
-	output := fs.String("output", "", ".npy file for the states (required); the other files are named after it")
-	layersFlag := fs.String("layers", "-1", "comma-separated layer numbers, in the order the output holds them")
-	batchRows := fs.Int("batch-rows", 16, "rows per hidden-state call (evaluated together, up to the batch size)")
-	quiet := fs.Bool("quiet", false, "no progress on stderr")
-	return func(ctx context.Context, args []string) error {
-		if len(args) > 0 {
-			return usageError("unexpected arguments %q", args)
-		}
-		layers, err := parseLayers(*layersFlag)
+	var prompt, input, output, layersFlag string
+	var batchRows int
+	var quiet bool
+	c := newCommand(&cobra.Command{
+		Use:   "hidden --model FILE (--prompt TEXT | --input IN.jsonl) --output FILE.npy [flags]",
+		Short: "Write the hidden states of a prompt, or of every row of a JSONL file, as .npy arrays",
+		Long:  hiddenSummary,
+	}, func(ctx context.Context, args []string) error {
+		layers, err := parseLayers(layersFlag)
 		if err != nil {
-			return usageError("-layers: %v", err)
+			return flagError("layers", layersFlag, "comma-separated layer numbers, as -1,0,2")
 		}
 		switch {
-		case *output == "":
-			return usageError("-output is required")
-		case (*prompt == "") == (*input == ""):
-			return usageError("give -prompt or -input")
-		case *batchRows < 1:
-			return usageError("-batch-rows %d: want at least 1", *batchRows)
+		case output == "":
+			return usageError("--output is required: the .npy file to write")
+		case prompt != "" && input != "":
+			return usageError("give --prompt or --input, not both")
+		case prompt == "" && input == "":
+			return usageError("--prompt or --input is required")
 		}
 		sh, err := sf.resolve()
 		if err != nil {
 			return err
 		}
-		if *input != "" {
-			if err := checkInput(*input, *output); err != nil {
+		if input != "" {
+			if err := checkInput(input, output); err != nil {
 				return err
 			}
 		} else if !sh.Whole() {
-			return usageError("-shard is for -input jobs")
+			return usageError("--shard is for --input jobs")
+		}
+		if prompt != "" {
+			if prompt, err = readTextArg(prompt); err != nil {
+				return usageError("--prompt -: %v", err)
+			}
+		}
+		if err := checkOutputPath("--output", output); err != nil {
+			return err
 		}
 		opts, err := mf.options()
 		if err != nil {
 			return err
 		}
-		l, err := openForHidden(ctx, opts, layers)
+		l, err := openForHidden(ctx, opts, layers, "--layers "+layersFlag)
 		if err != nil {
 			return err
 		}
 		defer l.Close()
-		if *prompt != "" {
-			return writePromptStates(ctx, l, *prompt, layers, *output)
+		if prompt != "" {
+			return writePromptStates(ctx, l, prompt, layers, output)
 		}
 		meta, _ := json.Marshal(map[string]any{"command": "hidden", "layers": layers})
 		return runStates(ctx, l, layers, npyout.HiddenRecord, npyout.Options{
-			Kind: npyout.Hidden, Output: *output, Meta: meta, Layers: len(layers), Hidden: l.Model().Info().NEmbd,
-		}, *input, sh, *batchRows, *quiet)
-	}
+			Kind: npyout.Hidden, Output: output, Meta: meta, Layers: len(layers), Hidden: l.Model().Info().NEmbd,
+		}, input, sh, batchRows, quiet)
+	}, &mf, &sf)
+	fs := c.Flags()
+	fs.StringVarP(&prompt, "prompt", "p", "", "raw prompt `TEXT`; - reads it from standard input")
+	fs.StringVarP(&input, "input", "i", "", "JSONL `FILE` of rows {\"id\": ..., \"prompt\": ... | \"messages\": [...]}")
+	fs.StringVarP(&output, "output", "o", "", ".npy `FILE` for the states (required); the other files are named after it")
+	fs.StringVar(&layersFlag, "layers", "-1", "comma-separated layer `NUMBERS`, in the order the output holds them")
+	intFlag(fs, &batchRows, "batch-rows", "", 16, "rows per hidden-state call (evaluated together, up to the batch size)", ruleBatchRows)
+	fs.BoolVarP(&quiet, "quiet", "q", false, "no progress on stderr")
+	return c
 }
 
 // openForHidden loads the model and checks the layers against it, so that a
-// bad layer fails before any row is read.
-func openForHidden(ctx context.Context, opts llamacpp.Options, layers []int) (*llamacpp.LLM, error) {
+// bad layer fails before any row is read; flag ("--layers -1,99") names
+// them in the error.
+func openForHidden(ctx context.Context, opts llamacpp.Options, layers []int, flag string) (*llamacpp.LLM, error) {
 	if _, err := llamacpp.New(opts); err != nil {
-		return nil, &exitError{code: 2, err: err}
+		return nil, asUsage(err)
 	}
 	l, err := llamacpp.Open(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := llamacpp.ResolveLayers(layers, l.Model().Info().NLayer); err != nil {
+	n := l.Model().Info().NLayer
+	if _, err := llamacpp.ResolveLayers(layers, n); err != nil {
 		l.Close()
-		return nil, &exitError{code: 2, err: err}
+		return nil, usageError("%s: want layer numbers from %d to %d: this model has %d blocks; 0 is the token embeddings, %d (or -1) the final normed output", flag, -(n + 1), n, n, n)
 	}
 	return l, nil
 }
@@ -144,7 +150,7 @@ func parseLayers(s string) ([]int, error) {
 	return out, nil
 }
 
-// writePromptStates is `hidden -prompt`.
+// writePromptStates is `hidden --prompt`.
 func writePromptStates(ctx context.Context, l llm.HiddenStater, prompt string, layers []int, out string) error {
 	hs, err := l.HiddenStates(ctx, []llm.Input{llm.Prompt(prompt)}, layers)
 	if err != nil {
@@ -175,8 +181,8 @@ func writePromptStates(ctx context.Context, l llm.HiddenStater, prompt string, l
 // checkInput checks, before the model loads, that the input is there and
 // is not the output.
 func checkInput(input, output string) error {
-	if _, err := os.Stat(input); err != nil {
-		return &exitError{code: 2, err: err}
+	if err := checkInputPath("--input", input); err != nil {
+		return err
 	}
 	return samePath(input, output)
 }
@@ -193,7 +199,7 @@ func runStates(ctx context.Context, l llm.HiddenStater, layers []int, encode fun
 		Parse:  func(b []byte) (task, error) { return parseRow(b, llm.GenerationParams{}, 1) },
 		Errors: job.ErrorsPath(o.Output), Batch: batch,
 		Process:  statesRows(l, layers, encode, pr),
-		Progress: pr, Messages: stderr, ResumeHint: "locallm " + shellQuote(os.Args[1:]),
+		Progress: pr, Messages: stderr, ResumeHint: shellQuote(os.Args),
 	})
 	if err != nil {
 		return err

@@ -27,10 +27,12 @@ import (
 // jobRow is one line of a job's input.
 type jobRow struct {
 	// ID names the row in the output: a non-empty string or a number.
-	ID         json.RawMessage       `json:"id"`
-	Messages   []llm.Message         `json:"messages,omitempty"`
-	Prompt     string                `json:"prompt,omitempty"`
-	Structured *llm.StructuredOutput `json:"structured_output,omitempty"`
+	ID       json.RawMessage `json:"id"`
+	Messages []llm.Message   `json:"messages,omitempty"`
+	Prompt   string          `json:"prompt,omitempty"`
+	// Structured is an llm.StructuredOutput, read apart so that its keys
+	// are known (see parseRow).
+	Structured json.RawMessage `json:"structured_output,omitempty"`
 	// Params are llm.GenerationParams fields that override the job's for
 	// this row.
 	Params         json.RawMessage `json:"generation_params,omitempty"`
@@ -57,23 +59,36 @@ type task struct {
 
 // parseRow reads one input line (its id is the engine's to read): the
 // input, and the generation parameters and count, the job's overridden by
-// the row's.
+// the row's. Fields the row gives are checked with the same rules as the
+// flags (rules.go), and errors name them as the row spells them
+// (generation_params.top_p).
 func parseRow(b []byte, base llm.GenerationParams, baseN int) (task, error) {
 	var t task
 	var r jobRow
 	if err := json.Unmarshal(b, &r); err != nil {
-		return t, fmt.Errorf("bad JSON: %w", err)
+		return t, jsonError("", err)
 	}
-	t.in = llm.Input{Messages: r.Messages, Prompt: r.Prompt, Structured: r.Structured}
+	t.in = llm.Input{Messages: r.Messages, Prompt: r.Prompt}
+	if isSet(r.Structured) {
+		so := new(llm.StructuredOutput)
+		if err := decodeStrict(r.Structured, so); err != nil {
+			return t, jsonError("structured_output", err)
+		}
+		if err := checkStructured(so, jsonKeys(r.Structured), "structured_output."); err != nil {
+			return t, err
+		}
+		t.in.Structured = so
+	}
 	if err := t.in.Validate(); err != nil {
 		return t, err
 	}
 	t.params = cloneParams(base)
-	if len(r.Params) > 0 && string(r.Params) != "null" {
-		d := json.NewDecoder(bytes.NewReader(r.Params))
-		d.DisallowUnknownFields()
-		if err := d.Decode(&t.params); err != nil {
-			return t, fmt.Errorf("generation_params: %w", err)
+	if isSet(r.Params) {
+		if err := decodeStrict(r.Params, &t.params); err != nil {
+			return t, jsonError("generation_params", err)
+		}
+		if err := checkGenParams(t.params, jsonKeys(r.Params), "generation_params."); err != nil {
+			return t, err
 		}
 	}
 	if err := t.params.Validate(); err != nil {
@@ -82,11 +97,11 @@ func parseRow(b []byte, base llm.GenerationParams, baseN int) (task, error) {
 	t.n = baseN
 	if r.NumGenerations != nil {
 		t.n = *r.NumGenerations
-		if t.n < 1 || t.n > llamacpp.MaxGenerations {
-			return t, fmt.Errorf("num_generations = %d, want 1 to %d", t.n, llamacpp.MaxGenerations)
+		if !ruleNumGenerations.ok(t.n) {
+			return t, fieldError("num_generations", t.n, ruleNumGenerations.want)
 		}
 	}
-	if len(r.Label) > 0 && string(r.Label) != "null" {
+	if isSet(r.Label) {
 		var s string
 		if json.Unmarshal(r.Label, &s) != nil {
 			s = string(bytes.TrimSpace(r.Label))
@@ -94,6 +109,18 @@ func parseRow(b []byte, base llm.GenerationParams, baseN int) (task, error) {
 		t.label = s
 	}
 	return t, nil
+}
+
+// isSet reports whether a raw JSON field was given, and not as null.
+func isSet(raw json.RawMessage) bool {
+	return len(raw) > 0 && string(raw) != "null"
+}
+
+// decodeStrict decodes raw into v, refusing unknown fields.
+func decodeStrict(raw []byte, v any) error {
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.DisallowUnknownFields()
+	return d.Decode(v)
 }
 
 // cloneParams copies p so that a row's overrides cannot reach the job's
@@ -126,6 +153,9 @@ type jobOptions struct {
 	ResumeHint string
 	// SyncEvery is how often the output is fsync'd. Default 2 s.
 	SyncEvery time.Duration
+	// Closing, if not nil, counts the tokens appended to close cut
+	// structures (llm.Statistics.ClosingTokens) of the rows written.
+	Closing *atomic.Int64
 }
 
 // generator is what a job needs of an LLM: one call per row.
@@ -172,7 +202,7 @@ func runJob(ctx context.Context, gen generator, o jobOptions) (job.Summary, erro
 		Input: o.Input, Shard: o.Shard,
 		Parse:  func(b []byte) (task, error) { return parseRow(b, o.Params, o.NumGenerations) },
 		Output: out, Errors: job.ErrorsPath(o.Output),
-		Workers: o.Workers, Process: generateRow(gen, o.Progress),
+		Workers: o.Workers, Process: generateRow(gen, o.Progress, o.Closing),
 		Progress: o.Progress, Messages: stderr, ResumeHint: o.ResumeHint,
 	})
 	return sum, errors.Join(err, out.Close())
@@ -181,7 +211,7 @@ func runJob(ctx context.Context, gen generator, o jobOptions) (job.Summary, erro
 // generateRow returns the job's Process: it generates one row and encodes
 // its output line. Tokens count on the progress as they stream; the row's
 // statistics correct the count when it ends.
-func generateRow(gen generator, pr *job.Progress) func(context.Context, []job.Task[task]) ([]job.Result, error) {
+func generateRow(gen generator, pr *job.Progress, closing *atomic.Int64) func(context.Context, []job.Task[task]) ([]job.Result, error) {
 	return func(ctx context.Context, rows []job.Task[task]) ([]job.Result, error) {
 		t := rows[0]
 		var streamed atomic.Int64
@@ -227,6 +257,11 @@ func generateRow(gen generator, pr *job.Progress) func(context.Context, []job.Ta
 			return []job.Result{{Err: err}}, nil
 		}
 		pr.AddTokens(n - streamed.Load())
+		if closing != nil {
+			for _, k := range outs[0].Statistics.ClosingTokens {
+				closing.Add(int64(k))
+			}
+		}
 		return []job.Result{{Record: line.Bytes(), Tokens: n}}, nil
 	}
 }
@@ -276,36 +311,13 @@ func sortedKeys(m map[string]bool) []string {
 	return keys
 }
 
-// runGenerateJob is `locallm generate --input --output`: it checks the
-// settings, loads the model, and only then reads rows.
+// runGenerateJob is `locallm generate --input --output` with settings that
+// checkSettings has checked: it loads the model, and only then reads rows.
 func runGenerateJob(ctx context.Context, s jobSettings, quiet, stats bool) error {
-	switch {
-	case s.Input == "":
-		return usageError("-input is required with -output")
-	case s.Output == "":
-		return usageError("-output is required with -input")
-	case s.Model.ModelPath == "":
-		return usageError("-model is required")
-	}
-	if err := s.Params.Validate(); err != nil {
-		return &exitError{code: 2, err: err}
-	}
 	n := max(s.NumGenerations, 1)
-	if n > llamacpp.MaxGenerations {
-		return usageError("-num-generations %d: at most %d", n, llamacpp.MaxGenerations)
-	}
 	sh, err := job.ResolveShard(s.Shard, s.ShardCount, os.Getenv)
 	if err != nil {
 		return usageError("%v", err)
-	}
-	if _, err := os.Stat(s.Input); err != nil {
-		return &exitError{code: 2, err: err}
-	}
-	if err := samePath(s.Input, s.Output); err != nil {
-		return err
-	}
-	if _, err := llamacpp.New(s.Model); err != nil {
-		return &exitError{code: 2, err: err}
 	}
 	start := time.Now()
 	l, err := llamacpp.Open(ctx, s.Model)
@@ -321,9 +333,11 @@ func runGenerateJob(ctx context.Context, s jobSettings, quiet, stats bool) error
 		Input: s.Input, Output: s.Output, Params: s.Params, NumGenerations: n, Shard: sh,
 		// Two rows per sequence keep the scheduler fed: while one row's
 		// result is written, the next is already queued.
-		Workers:    2 * seqs,
-		Progress:   job.NewProgress(stderr, quiet),
-		ResumeHint: "locallm " + shellQuote(os.Args[1:]),
+		Workers:  2 * seqs,
+		Progress: job.NewProgress(stderr, quiet),
+		// The command as it was typed, whatever the binary's path.
+		ResumeHint: shellQuote(os.Args),
+		Closing:    new(atomic.Int64),
 	}
 	sum, err := runJob(ctx, generatorOf(l), o)
 	if !quiet && err == nil {
@@ -333,7 +347,7 @@ func runGenerateJob(ctx context.Context, s jobSettings, quiet, stats bool) error
 		wall := time.Since(start).Seconds()
 		st := map[string]any{
 			"rows": sum.Total, "skipped": sum.Skipped, "done": sum.Done, "failed": sum.Failed,
-			"generated_tokens": sum.Tokens, "wall_s": round(wall),
+			"generated_tokens": sum.Tokens, "closing_tokens": o.Closing.Load(), "wall_s": round(wall),
 		}
 		if wall > 0 {
 			st["tokens_per_s"] = round(float64(sum.Tokens) / wall)

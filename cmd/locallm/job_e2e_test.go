@@ -160,7 +160,7 @@ func TestGenerateJobFailsBeforeRows(t *testing.T) {
 		code int
 	}{
 		{"bad model", []string{"--model", bad}, 1},
-		{"missing model", []string{"--model", filepath.Join(dir, "none.gguf")}, 1},
+		{"missing model", []string{"--model", filepath.Join(dir, "none.gguf")}, 2},
 		{"no model", nil, 2},
 		{"bad temperature", []string{"--model", bad, "--temperature", "-1"}, 2},
 		{"bad shard", []string{"--model", bad, "--shard", "2/2"}, 2},

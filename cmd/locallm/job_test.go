@@ -279,8 +279,8 @@ func TestJobBadRows(t *testing.T) {
 	}
 	for line, want := range map[int]string{
 		2: "bad JSON", 3: `no "id"`, 4: "empty id", 5: "not a string or a number",
-		6: "neither messages nor prompt", 7: "both messages and prompt", 8: "top_p",
-		9: `unknown field "temprature"`, 10: "num_generations = 0", 11: "does not fit the context",
+		6: "neither messages nor prompt", 7: "both messages and prompt", 8: "generation_params.top_p = 2: want a number in (0, 1]",
+		9: `unknown field "temprature"`, 10: "num_generations = 0: want an integer from 1 to 65536", 11: "does not fit the context",
 	} {
 		require.Contains(t, byLine, line)
 		assert.Contains(t, byLine[line].Error, want, "line %d", line)

@@ -3,67 +3,73 @@ package main
 import (
 	"bufio"
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/locallm/locallm/cmd/locallm/internal/job"
 	"github.com/locallm/locallm/cmd/locallm/internal/npyout"
 )
 
-func init() {
-	register(&command{
-		name: "merge",
-		summary: `Join the outputs of a sharded generate, embed or hidden job into one.
+const mergeSummary = `Join the outputs of a sharded generate, embed or hidden job into one.
 
 Every id must appear exactly once across the shards, and each shard's output
 must be whole (a torn last line, or a .npy.part file beside an .npy, means
-that shard has not finished: run it again to resume it). With -input, every
+that shard has not finished: run it again to resume it). With --input, every
 input id must be present too, no other id may be, and the rows are written in
 input order; without it, in the order of the files given. Shards of embed
 and hidden (SHARD.npy, with their .ids.json, and for hidden .tokens.npy and
 .offsets.npy) are joined into OUT.npy and its side files, as one run writes
 them. The output is written to temporary files and renamed, so it appears
-only when complete.`,
-		usage: "-o OUT.jsonl|OUT.npy [-input IN.jsonl] [-allow-missing] SHARD.jsonl...|SHARD.npy...",
-		setup: setupMerge,
-	})
-}
+only when complete.`
 
-func setupMerge(fs *flag.FlagSet) func(context.Context, []string) error {
-	out := fs.String("o", "", "merged output file (required)")
-	fs.StringVar(out, "output", "", "same as -o")
-	input := fs.String("input", "", "the job's input: check that each of its ids is present, and keep its order")
-	allowMissing := fs.Bool("allow-missing", false, "with -input, report input ids that no shard holds (failed rows) instead of failing")
-	return func(ctx context.Context, args []string) error {
-		// Flags may follow the shard files too: `merge shard*.jsonl -o out.jsonl`.
-		var files []string
-		for len(args) > 0 {
-			files = append(files, args[0])
-			if err := fs.Parse(args[1:]); err != nil {
-				return &exitError{code: 2, err: err}
-			}
-			args = fs.Args()
-		}
-		if *out == "" {
-			return usageError("-o is required")
+func mergeCmd() *cobra.Command {
+	var out, input string
+	var allowMissing bool
+	c := newCommand(&cobra.Command{
+		Use:   "merge --output OUT.jsonl|OUT.npy [--input IN.jsonl] [--allow-missing] SHARD.jsonl...|SHARD.npy...",
+		Short: "Join the outputs of a sharded generate, embed or hidden job into one",
+		Long:  mergeSummary,
+		Args:  cobra.ArbitraryArgs,
+	}, func(ctx context.Context, files []string) error {
+		if out == "" {
+			return usageError("--output is required")
 		}
 		if len(files) == 0 {
-			return usageError("no shard outputs given")
+			return usageError("no shard outputs given: name them after the flags")
 		}
-		res, err := mergeShards(*out, files, *input, *allowMissing)
+		if err := checkOutputPath("--output", out); err != nil {
+			return err
+		}
+		if input != "" {
+			if err := checkInputPath("--input", input); err != nil {
+				return err
+			}
+		}
+		for _, f := range files {
+			if err := checkInputPath("shard output", f); err != nil {
+				return err
+			}
+		}
+		res, err := mergeShards(out, files, input, allowMissing)
 		if err != nil {
 			return err
 		}
-		msg := fmt.Sprintf("locallm: merged %d rows from %d files into %s", res.rows, len(files), *out)
+		msg := fmt.Sprintf("locallm: merged %d rows from %d files into %s", res.rows, len(files), out)
 		if len(res.missing) > 0 {
 			msg += fmt.Sprintf("; %d input ids are missing: %s", len(res.missing), listSome(res.missing, 10))
 		}
 		fmt.Fprintln(stderr, msg)
 		return nil
-	}
+	})
+	fs := c.Flags()
+	fs.StringVarP(&out, "output", "o", "", "merged output `FILE` (required)")
+	fs.StringVarP(&input, "input", "i", "", "the job's input `FILE`: check that each of its ids is present, and keep its order")
+	fs.BoolVar(&allowMissing, "allow-missing", false, "with --input, report input ids that no shard holds (failed rows) instead of failing")
+	return c
 }
 
 // mergeRow is one row of one shard output.
@@ -109,13 +115,13 @@ func mergeShards(out string, files []string, input string, allowMissing bool) (m
 	}
 	switch {
 	case arrays == 0 && strings.HasSuffix(out, ".npy"):
-		return res, usageError("-o %s is an .npy file but the shards are not", out)
+		return res, usageError("--output %s is an .npy file but the shards are not", out)
 	case arrays == 0:
 		return mergeLines(out, files, input, allowMissing)
 	case arrays < len(files):
 		return res, usageError("give the .npy outputs of embed or hidden, or the JSONL outputs of generate, not both")
 	case !strings.HasSuffix(out, ".npy"):
-		return res, usageError("-o %s: the shards are .npy files, so must the output be", out)
+		return res, usageError("--output %s: the shards are .npy files, so must the output be", out)
 	}
 	return mergeArrays(out, files, input, allowMissing)
 }
@@ -261,7 +267,7 @@ func mergeOrder(rows []mergeRow, input string, allowMissing bool) ([]mergeRow, m
 		return nil, res, fmt.Errorf("%d ids are not in %s (outputs of another job?): %s", len(extra), input, listSome(extra, 10))
 	}
 	if len(res.missing) > 0 && !allowMissing {
-		return nil, res, fmt.Errorf("%d ids of %s are in no shard output: %s; a shard may not have run or finished (run it again), or the rows failed (see the shards' .errors.jsonl files; -allow-missing merges without them)", len(res.missing), input, listSome(res.missing, 10))
+		return nil, res, fmt.Errorf("%d ids of %s are in no shard output: %s; a shard may not have run or finished (run it again), or the rows failed (see the shards' .errors.jsonl files; --allow-missing merges without them)", len(res.missing), input, listSome(res.missing, 10))
 	}
 	return kept, res, nil
 }
@@ -304,7 +310,7 @@ func writeMerged(out string, files []string, order []mergeRow) (err error) {
 func samePathAs(shardFile, out string) error {
 	same, err := job.SameFile(shardFile, out)
 	if same {
-		return usageError("-o %s is one of the shard outputs", out)
+		return usageError("--output %s is one of the shard outputs", out)
 	}
 	return err
 }

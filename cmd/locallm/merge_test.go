@@ -137,5 +137,5 @@ func TestMergeCommand(t *testing.T) {
 	assert.Contains(t, e.String(), "is one of the shard outputs")
 	e.Reset()
 	assert.Equal(t, 2, run([]string{"merge", a}, &o, &e))
-	assert.Contains(t, e.String(), "-o is required")
+	assert.Contains(t, e.String(), "--output is required")
 }

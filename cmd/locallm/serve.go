@@ -3,17 +3,20 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/locallm/locallm/llamacpp"
+	"github.com/locallm/locallm/llm"
 	"github.com/locallm/locallm/llm/server"
 )
 
@@ -46,12 +49,17 @@ type serveConfig struct {
 	shutdownTimeout time.Duration
 }
 
+// hostName is what a host name looks like.
+var hostName = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$`)
+
 // apiKeyEnv is the environment variable --api-key defaults to, so that the
 // key need not be on the command line.
 const apiKeyEnv = "LOCALLM_API_KEY"
 
 func (c *serveConfig) check() error {
 	switch {
+	case net.ParseIP(c.host) == nil && !hostName.MatchString(c.host):
+		return flagError("host", c.host, "an IP address or a host name")
 	case c.port < 0 || c.port > 65535:
 		return usageError("--port %d: want 0 to 65535", c.port)
 	case c.maxConcurrent < 1:
@@ -164,35 +172,30 @@ func defaultServeConfig() serveConfig {
 	}
 }
 
-func init() {
-	register(&command{
-		name:    "serve",
-		summary: serveSummary,
-		usage:   "-model FILE [-host 127.0.0.1] [-port 8080] [-api-key KEY] [flags]",
-		setup: func(fs *flag.FlagSet) func(context.Context, []string) error {
-			var mf modelFlags
-			mf.register(fs)
-			cfg := defaultServeConfig()
-			fs.StringVar(&cfg.host, "host", cfg.host, "address to listen on (0.0.0.0 for every interface)")
-			fs.IntVar(&cfg.port, "port", cfg.port, "TCP port (0 picks a free one)")
-			fs.StringVar(&cfg.apiKey, "api-key", cfg.apiKey, "require this key as Authorization: Bearer KEY (default $"+apiKeyEnv+")")
-			fs.StringVar(&cfg.modelID, "model-id", "", "the model's id in /v1/models and responses (default: the model's general.name)")
-			fs.IntVar(&cfg.maxConcurrent, "max-concurrent", cfg.maxConcurrent, "requests running at once (their sequences are batched together)")
-			fs.IntVar(&cfg.maxQueue, "max-queue", cfg.maxQueue, "requests waiting for a place; beyond, 503 with Retry-After")
-			fs.IntVar(&cfg.chatMaxTokens, "default-max-tokens", cfg.chatMaxTokens, "max_tokens of chat requests that give none")
-			fs.IntVar(&cfg.closingTokens, "closing-tokens", cfg.closingTokens, "tokens that may be appended to close a structured output max_tokens cut (0: none)")
-			fs.DurationVar(&cfg.streamInterval, "stream-interval", cfg.streamInterval, "least time between two writes to a stream (0: every token)")
-			fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", cfg.shutdownTimeout, "on SIGTERM, how long requests in flight may finish before they are cancelled")
-			return func(ctx context.Context, args []string) error {
-				if len(args) > 0 {
-					return usageError("unexpected arguments %q", args)
-				}
-				opts, err := mf.options()
-				if err != nil {
-					return err
-				}
-				return runServe(ctx, opts, cfg, nil)
-			}
-		},
-	})
+func serveCmd() *cobra.Command {
+	var mf modelFlags
+	cfg := defaultServeConfig()
+	c := newCommand(&cobra.Command{
+		Use:   "serve --model FILE [--host 127.0.0.1] [--port 8080] [--api-key KEY] [flags]",
+		Short: "Serve a model over OpenAI's HTTP API",
+		Long:  serveSummary,
+	}, func(ctx context.Context, args []string) error {
+		opts, err := mf.options()
+		if err != nil {
+			return err
+		}
+		return runServe(ctx, opts, cfg, nil)
+	}, &mf)
+	fs := c.Flags()
+	fs.StringVar(&cfg.host, "host", cfg.host, "`ADDRESS` to listen on (0.0.0.0 for every interface)")
+	intFlag(fs, &cfg.port, "port", "", cfg.port, "TCP `PORT` (0 picks a free one)", intRule("port", 0, 65535))
+	fs.StringVar(&cfg.apiKey, "api-key", cfg.apiKey, "require this `KEY` as Authorization: Bearer KEY (default $"+apiKeyEnv+")")
+	fs.StringVar(&cfg.modelID, "model-id", "", "the model's `ID` in /v1/models and responses (default: the model's general.name)")
+	intFlag(fs, &cfg.maxConcurrent, "max-concurrent", "", cfg.maxConcurrent, "`N` requests running at once (their sequences are batched together)", intRule("max_concurrent", 1, 1<<16))
+	intFlag(fs, &cfg.maxQueue, "max-queue", "", cfg.maxQueue, "`N` requests waiting for a place; beyond, 503 with Retry-After", intRule("max_queue", 0, 1<<20))
+	intFlag(fs, &cfg.chatMaxTokens, "default-max-tokens", "", cfg.chatMaxTokens, "max_tokens of chat requests that give none", intRule("default_max_tokens", 1, llm.MaxNewTokensLimit))
+	intFlag(fs, &cfg.closingTokens, "closing-tokens", "", cfg.closingTokens, "tokens that may be appended to close a structured output max_tokens cut (0: none)", ruleClosingTokens)
+	durationFlag(fs, &cfg.streamInterval, "stream-interval", cfg.streamInterval, "least time between two writes to a stream (0: every token)", durationRule("stream_interval"))
+	durationFlag(fs, &cfg.shutdownTimeout, "shutdown-timeout", cfg.shutdownTimeout, "on SIGTERM, how long requests in flight may finish before they are cancelled", durationRule("shutdown_timeout"))
+	return c
 }

@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strings"
 	"unsafe"
+
+	"github.com/locallm/locallm/llamacpp/gguf"
 )
 
 // QuantizeOptions configure Quantize.
@@ -52,6 +54,50 @@ var quantTypes = map[string]C.enum_llama_ftype{
 	"tq2_0":  C.LLAMA_FTYPE_MOSTLY_TQ2_0,
 }
 
+// noFallback are the target types llama.cpp has no fallback for: a tensor
+// to quantise whose rows are not a multiple of their block (32 elements)
+// makes it fail ("Unsupported tensor size"). The k-quants and ternary types
+// fall back to smaller blocks, then f16; but output.weight (token_embd.weight
+// when it stands for it) falls back to q8_0, which then must fit.
+var noFallback = map[string]bool{"q4_0": true, "q4_1": true, "q5_0": true, "q5_1": true, "q8_0": true, "iq4_nl": true}
+
+// plainTypes are the types whose block is one element.
+var plainTypes = map[string]bool{"f32": true, "f16": true, "bf16": true}
+
+// checkQuantizable finds, before llama.cpp reads the file, a tensor that
+// llama.cpp would fail to quantise to typ, and names it with its shape and
+// the block size. Which tensors are quantised follows llama.cpp's
+// llama_model_quantize_impl: 2-D or larger weights, norms, position and
+// token-type embeddings and (with leaveOutput) output.weight excepted.
+func checkQuantizable(path, typ string, leaveOutput bool) error {
+	if plainTypes[typ] {
+		return nil
+	}
+	f, err := gguf.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, hasOutput := f.Tensor("output.weight")
+	const block = 32
+	for _, t := range f.Tensors {
+		name := t.Name
+		quantised := strings.HasSuffix(name, "weight") && len(t.Dims) >= 2 &&
+			!strings.Contains(name, "_norm.weight") && !strings.Contains(name, "ffn_gate_inp.weight") &&
+			!strings.Contains(name, "position_embd") && !strings.Contains(name, "token_types") &&
+			!(leaveOutput && name == "output.weight")
+		if !quantised || t.Dims[0]%block == 0 {
+			continue
+		}
+		output := name == "output.weight" || (!hasOutput && name == "token_embd.weight")
+		if noFallback[typ] || output {
+			return fmt.Errorf("%w: quantize to %s: tensor %q of shape %v has rows of %d elements, not a multiple of the block size %d",
+				ErrBadOption, typ, name, t.Dims, t.Dims[0], block)
+		}
+	}
+	return nil
+}
+
 // QuantTypes lists the target types Quantize accepts, sorted.
 func QuantTypes() []string {
 	names := make([]string, 0, len(quantTypes))
@@ -67,7 +113,9 @@ func QuantTypes() []string {
 // like LoadModel's before llama.cpp reads it. Types that need an importance
 // matrix (the IQ1/IQ2 families) are not offered. Tensors whose row size is
 // not a multiple of the type's block size fall back to a compatible type,
-// as llama.cpp decides.
+// as llama.cpp decides, where it has one; where it has none (rows not a
+// multiple of 32 for q8_0, q4_0, ...), Quantize fails before llama.cpp is
+// called, with an error wrapping ErrBadOption that names the tensor.
 func Quantize(ctx context.Context, in, out string, opts QuantizeOptions) error {
 	ft, ok := quantTypes[strings.ToLower(opts.Type)]
 	if !ok {
@@ -80,6 +128,9 @@ func Quantize(ctx context.Context, in, out string, opts QuantizeOptions) error {
 		return fmt.Errorf("%w: quantize input and output are the same file %s", ErrBadOption, in)
 	}
 	if err := checkModelFile(in); err != nil {
+		return err
+	}
+	if err := checkQuantizable(in, strings.ToLower(opts.Type), opts.LeaveOutput); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {

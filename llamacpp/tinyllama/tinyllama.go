@@ -26,7 +26,9 @@ type Config struct {
 	// grouped-query attention. Default Heads/2 if Heads is even, else
 	// Heads: 2 with the default 4 heads.
 	KVHeads int
-	// FF is the feed-forward size (llama.feed_forward_length). Default 176.
+	// FF is the feed-forward size (llama.feed_forward_length). Default
+	// 192: a multiple of 32, so that the default model quantises to every
+	// type llama.cpp offers (rows of q8_0, q4_0, ... are blocks of 32).
 	FF int
 	// CtxLen is the training context length (llama.context_length).
 	// Default 512.
@@ -39,7 +41,7 @@ type Config struct {
 	Vocab string
 	// Type is the weights' type: "f32" (default), "f16" or "q8_0". Norm
 	// weights are always f32; with "q8_0", matrices whose rows are not a
-	// multiple of 32 elements (ffn_down with the default FF 176) are f16.
+	// multiple of 32 elements (ffn_down with an FF of 176) are f16.
 	Type string
 	// RopeBase is the RoPE frequency base (llama.rope.freq_base).
 	// Default 10000.
@@ -89,7 +91,7 @@ func (c Config) WithDefaults() Config {
 		}
 	}
 	if c.FF == 0 {
-		c.FF = 176
+		c.FF = 192
 	}
 	if c.CtxLen == 0 {
 		c.CtxLen = 512

@@ -45,6 +45,11 @@ func RowID(line []byte) (key string, id json.RawMessage, err error) {
 		ID json.RawMessage `json:"id"`
 	}
 	if err := json.Unmarshal(line, &r); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field == "" {
+			// Not "cannot unmarshal array into Go value of type struct".
+			return "", nil, fmt.Errorf("a row is a JSON object, not %s", te.Value)
+		}
 		return "", nil, fmt.Errorf("bad JSON: %w", err)
 	}
 	key, err = IDKey(r.ID)

@@ -33,3 +33,19 @@ func TestIDKey(t *testing.T) {
 		})
 	}
 }
+
+// TestRowIDSpeaksJSON: a line that is JSON but not an object says so, not
+// in Go's words ("cannot unmarshal array into Go value of type struct").
+func TestRowIDSpeaksJSON(t *testing.T) {
+	for line, want := range map[string]string{
+		`[1, 2]`:   "a row is a JSON object, not array",
+		`"text"`:   "a row is a JSON object, not string",
+		`{"id": 1`: "bad JSON",
+		`{"x": 1}`: `no "id"`,
+	} {
+		_, _, err := RowID([]byte(line))
+		require.Error(t, err, line)
+		assert.Contains(t, err.Error(), want, line)
+		assert.NotContains(t, err.Error(), "Go value", line)
+	}
+}
