@@ -34,7 +34,7 @@ func (f *modelFlags) title() string { return "Model" }
 func (f *modelFlags) addFlags(fs *pflag.FlagSet) {
 	fs.StringVarP(&f.model, "model", "m", "", "GGUF model `FILE` (required)")
 	intFlag(fs, &f.threads, "threads", "t", 0, "`N` CPU threads, 1 to 1024 (default: one per physical core)", ruleThreads)
-	intFlag(fs, &f.ctxSize, "ctx", "c", 0, fmt.Sprintf("KV cache of `N` tokens, shared by the parallel sequences (default %d)", llamacpp.DefaultContextSize), ruleContextSize)
+	intFlag(fs, &f.ctxSize, "ctx", "c", 0, fmt.Sprintf("KV cache of at most `N` tokens, shared by the parallel sequences; it is allocated as the work needs it (default %d)", llamacpp.DefaultContextSize), ruleContextSize)
 	intFlag(fs, &f.batch, "batch", "", 0, fmt.Sprintf("at most `N` tokens per decode (default %d)", llamacpp.DefaultBatchSize), ruleBatchSize)
 	intFlag(fs, &f.sequences, "parallel", "", 0, fmt.Sprintf("at most `N` sequences decoded together, 1 to %d (default %d)", llamacpp.MaxSequences, llamacpp.DefaultSequences), ruleSequences)
 	stringFlag(fs, &f.cacheType, "cache-type", "", "f16", "KV cache `TYPE`: f16, f32 or q8_0", ruleCacheType)
