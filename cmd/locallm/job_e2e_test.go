@@ -52,6 +52,7 @@ func e2eRows(n int) []string {
 		`{"id": "chat", "messages": [{"role": "user", "content": "Tell me a story"}]}`,
 		`{"id": "json", "prompt": "Yes or no?", "structured_output": {"gbnf": "root ::= \"yes\" | \"no\""}}`,
 		`{"id": "own", "prompt": "Own parameters", "generation_params": {"max_new_tokens": 2}, "num_generations": 3}`,
+		`{"id": "logprobs", "prompt": "With logprobs", "generation_params": {"max_new_tokens": 3, "top_logprobs": 2}}`,
 		`{"id": "long", "prompt": "`+strings.Repeat("many words ", 400)+`"}`,
 		`{"id": "noprompt"}`,
 	)
@@ -72,12 +73,12 @@ func TestGenerateJobEndToEnd(t *testing.T) {
 	assert.Empty(t, stdout, "a job writes nothing on stdout")
 	var stats map[string]any
 	require.NoError(t, json.Unmarshal([]byte(strings.TrimSpace(stderrText)), &stats), "--stats: one JSON line: %q", stderrText)
-	assert.Equal(t, 25.0, stats["rows"])
-	assert.Equal(t, 23.0, stats["done"])
+	assert.Equal(t, 26.0, stats["rows"])
+	assert.Equal(t, 24.0, stats["done"])
 	assert.Equal(t, 2.0, stats["failed"])
 
 	rows := readOutput(t, out)
-	require.Len(t, rows, 23)
+	require.Len(t, rows, 24)
 	for i := range 20 {
 		r := rows[fmt.Sprintf("p%d", i)]
 		require.Len(t, r.Generations, 2)
@@ -92,6 +93,23 @@ func TestGenerateJobEndToEnd(t *testing.T) {
 	}
 	assert.Len(t, rows["own"].Generations, 3)
 	assert.Equal(t, []int{2, 2, 2}, rows["own"].Statistics.OutputTokens)
+	// A row that asks for logprobs gets one entry per sampled token, its
+	// text the generation's, its top alternatives most likely first.
+	lp := rows["logprobs"]
+	require.Len(t, lp.Logprobs, 2)
+	for g, entries := range lp.Logprobs {
+		require.Len(t, entries, lp.Statistics.OutputTokens[g])
+		text := ""
+		for _, e := range entries {
+			text += e.Text
+			require.Len(t, e.Top, 2)
+			assert.GreaterOrEqual(t, e.Top[0].Logprob, e.Top[1].Logprob)
+			assert.LessOrEqual(t, e.Logprob, 0.0)
+			assert.Equal(t, e.Top[0].Token, e.Token, "greedy picks the most likely token")
+		}
+		assert.Equal(t, lp.Generations[g], text)
+	}
+	assert.Nil(t, rows["own"].Logprobs, "only rows that ask get logprobs")
 	errs := readErrors(t, out)
 	require.Len(t, errs, 2)
 	got := map[string]job.RowError{}
@@ -100,7 +118,7 @@ func TestGenerateJobEndToEnd(t *testing.T) {
 		got[k] = e
 	}
 	assert.Contains(t, got["long"].Error, "does not fit the context")
-	assert.Equal(t, 24, got["long"].Line)
+	assert.Equal(t, 25, got["long"].Line)
 	assert.Contains(t, got["noprompt"].Error, "neither messages nor prompt")
 
 	// Run again: nothing left to do, the output is unchanged.
@@ -111,7 +129,7 @@ func TestGenerateJobEndToEnd(t *testing.T) {
 	after, err := os.ReadFile(out)
 	require.NoError(t, err)
 	assert.Equal(t, before, after)
-	assert.Contains(t, stderrText, `"skipped":23`)
+	assert.Contains(t, stderrText, `"skipped":24`)
 }
 
 // Two shards merged hold what one unsharded run does: the same ids and,
