@@ -144,10 +144,12 @@ func BenchmarkPeerHiddenContext(b *testing.B) {
 	cli := cliBinary(b)
 	model := benchModel(b, "q8_0")
 	dir := b.TempDir()
+	runs := 0
 	run := func(ctx string) func() (time.Duration, int64) {
 		return func() (time.Duration, int64) {
+			runs++ // a new output each time: an existing one would be resumed
 			return proc(b, cli, "hidden", "--model", model, "--prompt", "The quick brown fox jumps", "--ctx", ctx, "--threads", fmt.Sprint(benchThreads()),
-				"--output", filepath.Join(dir, "h"+ctx+".npy"))
+				"--output", filepath.Join(dir, fmt.Sprintf("h%d.npy", runs)))
 		}
 	}
 	t1, t2, r1, r2 := pairs(b, max(b.N, 7), run("2048"), run("32768"))
@@ -169,7 +171,7 @@ func BenchmarkPeerNumGenerations(b *testing.B) {
 	tl, tp, _, _ := pairs(b, max(b.N, 5),
 		func() (time.Duration, int64) {
 			return proc(b, cli, "generate", "--model", model, "--prompt", prompt, "--num-generations", "8", "--max-tokens", "64",
-				"--ignore-eos", "--temperature", "0", "--threads", th, "--output", filepath.Join(b.TempDir(), "out.jsonl"))
+				"--ignore-eos", "--temperature", "0", "--threads", th)
 		},
 		func() (time.Duration, int64) {
 			return proc(b, bench, "-m", model, "-c", "2048", "-b", "512", "-ub", "512", "-npp", "560", "-ntg", "64", "-npl", "8", "-pps", "-t", th)

@@ -147,6 +147,10 @@ func (b *Batch) check(c *Context) error {
 		if b.token[i] < 0 || b.token[i] >= nv {
 			return fmt.Errorf("%w: token %d at batch index %d outside the vocabulary [0, %d)", ErrBadOption, b.token[i], i, nv)
 		}
+		if c.params.SplitKV && b.nSeq[i] > 1 {
+			// llama.cpp cannot put one token in several streams.
+			return fmt.Errorf("%w: token at batch index %d is in %d sequences; with split KV streams a token is in one", ErrBadOption, i, b.nSeq[i])
+		}
 		ids := unsafe.Slice(b.seqIDs[i], b.nSeq[i])
 		for _, s := range ids {
 			if s < 0 || int(s) >= c.nSeqMax {

@@ -74,6 +74,12 @@ type ContextParams struct {
 	// nothing is being captured the callback only answers "no" for each
 	// graph node (a function call per node per decode).
 	HiddenStates bool
+	// SplitKV gives each sequence its own KV stream of
+	// ContextSize/Sequences cells (llama.cpp's kv_unified off). The default,
+	// one cache shared by all sequences, lets sequences share cells (a
+	// prompt evaluated once for many generations, a common prefix reused);
+	// with split streams a token attends only to its own stream's cells.
+	SplitKV bool
 }
 
 // Defaults and limits of ContextParams.
@@ -224,7 +230,7 @@ func (m *Model) NewContext(params *ContextParams) (*Context, error) {
 	p.type_v = cache
 	p.flash_attn_type = fa
 	p.embeddings = C.bool(o.Embeddings)
-	p.kv_unified = true
+	p.kv_unified = C.bool(!o.SplitKV)
 	p.no_perf = true
 	p.pooling_type = C.LLAMA_POOLING_TYPE_UNSPECIFIED // the model's own
 	abort := C.locallm_flag_new()
@@ -504,8 +510,10 @@ func (c *Context) RemoveSequence(seq int32, p0, p1 int) error {
 	return nil
 }
 
-// CopySequence makes positions [p0, p1) of src also belong to dst (the KV
-// cells are shared, not copied).
+// CopySequence makes positions [p0, p1) of src also belong to dst: the KV
+// cells are shared, not copied, in a unified cache. With SplitKV, src's
+// whole stream is copied into dst's (at the next Decode) and the range
+// must be all of it (p0 <= 0, p1 < 0).
 func (c *Context) CopySequence(src, dst int32, p0, p1 int) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -519,6 +527,11 @@ func (c *Context) CopySequence(src, dst int32, p0, p1 int) error {
 	}
 	if c.noKV {
 		return fmt.Errorf("%w: the context keeps no KV cache to share", ErrBadOption)
+	}
+	if c.params.SplitKV && src != dst && (p0 > 0 || p1 >= 0) {
+		// Across streams llama.cpp copies whole streams only, and asserts
+		// on a range.
+		return fmt.Errorf("%w: with split KV streams a sequence is copied whole (positions [0, end), not [%d, %d))", ErrBadOption, p0, p1)
 	}
 	C.llama_memory_seq_cp(C.llama_get_memory(c.c), C.llama_seq_id(src), C.llama_seq_id(dst), C.llama_pos(p0), C.llama_pos(p1))
 	return nil
