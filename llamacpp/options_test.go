@@ -172,3 +172,33 @@ func TestPooledBatchNeedsOutputs(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, v, m.Info().NEmbd)
 }
+
+// TestSplitKVGuards: with a KV stream per sequence, what llama.cpp would
+// assert on (a partial copy across streams, a token in two sequences) is an
+// error; a whole copy works.
+func TestSplitKVGuards(t *testing.T) {
+	m, err := llama.LoadModel(context.Background(), tinyModel(t, ""), nil)
+	require.NoError(t, err)
+	defer m.Close()
+	c, err := m.NewContext(&llama.ContextParams{ContextSize: 512, Sequences: 2, Threads: 1, SplitKV: true})
+	require.NoError(t, err)
+	defer c.Close()
+	b, err := llama.NewBatch(8, 2)
+	require.NoError(t, err)
+	defer b.Close()
+	_, err = b.Add(1, 0, []int32{0, 1}, true)
+	require.NoError(t, err)
+	assert.ErrorContains(t, c.Decode(context.Background(), b), "in 2 sequences")
+	b.Clear()
+	for p := 0; p < 3; p++ {
+		_, err = b.Add(int32(10+p), p, []int32{0}, p == 2)
+		require.NoError(t, err)
+	}
+	require.NoError(t, c.Decode(context.Background(), b))
+	assert.ErrorContains(t, c.CopySequence(0, 1, 0, 2), "copied whole")
+	require.NoError(t, c.CopySequence(0, 1, -1, -1))
+	b.Clear()
+	_, err = b.Add(20, 3, []int32{1}, true)
+	require.NoError(t, err)
+	require.NoError(t, c.Decode(context.Background(), b), "sequence 1 continues from the copied stream")
+}
