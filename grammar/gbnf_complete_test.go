@@ -18,19 +18,15 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// gcGrammar parses GBNF text, or a file under testdata/gbnf, or compiles
-// a JSON Schema (text starting with "{").
+// gcGrammar parses GBNF text, or a file under testdata/gbnf. The files
+// under schema/ were compiled from the JSON Schema on their first line by
+// the schema compiler, which checks that they are what it compiles.
 func gcGrammar(t testing.TB, src string) *Grammar {
 	t.Helper()
-	switch {
-	case strings.HasSuffix(src, ".gbnf"):
+	if strings.HasSuffix(src, ".gbnf") {
 		b, err := os.ReadFile("testdata/gbnf/" + src)
 		require.NoError(t, err)
 		src = string(b)
-	case strings.HasPrefix(src, "{"):
-		text, err := CompileSchema([]byte(src), nil)
-		require.NoError(t, err)
-		src = text
 	}
 	g, err := Parse("test", src)
 	require.NoError(t, err)
@@ -189,15 +185,16 @@ var gcDocs = []struct {
 	{"right recursion", "root ::= \"a\" root | \"bc\"", []string{"aaaabc"}},
 	{"balanced", "root ::= (\"(\" root \")\")* \"-\"", []string{"((-)-)(-)-"}},
 	{"shared tails", "root ::= a | b\na ::= \"x\" c \"1\"\nb ::= \"x\" c \"22\"\nc ::= \"[\" c \"]\" | \"\"", []string{"x[[]]1", "x[]22"}},
-	{"required properties", `{"type":"object","properties":{"id":{"type":"string","pattern":"^[A-F0-9]{8}$"},"n":{"type":"integer","minimum":10,"maximum":999},"tags":{"type":"array","items":{"enum":["red","green",7]},"minItems":2}},"required":["id","n","tags"],"additionalProperties":false}`, []string{
+	{"required properties", "schema/required-properties.gbnf", []string{
 		`{"id":"0A1B2C3D","n":123,"tags":["red",7,"green"]}`,
 	}},
-	{"nested arrays", `{"type":"array","items":{"type":"array","items":{"type":"array","items":{"type":"integer"},"minItems":1},"minItems":1}}`, []string{`[[[1,2],[3]],[[4]]]`, `[]`}},
+	{"nested arrays", "schema/nested-arrays.gbnf", []string{`[[[1,2],[3]],[[4]]]`, `[]`}},
 	{"linked list", gcListSchema, []string{`{"v":0,"next":{"v":1261682597,"next":{"v":-3,"next":null}}}`}},
-	{"optional properties", `{"type":"object","properties":{"a":{"type":"boolean"},"b":{"type":"number"},"c":{"type":"string","minLength":3}},"required":["c"]}`, []string{`{"a":true,"b":-1.5,"c":"xyz"}`, `{"c":"éé😀"}`}},
+	{"optional properties", "schema/optional-properties.gbnf", []string{`{"a":true,"b":-1.5,"c":"xyz"}`, `{"c":"éé😀"}`}},
 }
 
-const gcListSchema = `{"$ref":"#/$defs/node","$defs":{"node":{"type":"object","properties":{"v":{"type":"integer"},"next":{"anyOf":[{"type":"null"},{"$ref":"#/$defs/node"}]}},"required":["v","next"],"additionalProperties":false}}}`
+// gcListSchema is a linked list of integers.
+const gcListSchema = "schema/linked-list.gbnf"
 
 // gcTally counts the checks the brute force decided and those it gave up.
 type gcTally struct{ decided, undecided int }
@@ -384,9 +381,9 @@ func TestShortestCompletionValues(t *testing.T) {
 		{"linked list", gcListSchema, `{"v":0,"next":{"v":1261682597`, `,"next":null}}`},
 		{"linked list, in a key", gcListSchema, `{"v":0,"next":{"v":1,"ne`, `xt":null}}`},
 		{"linked list, at the start", gcListSchema, ``, `{"v":0,"next":null}`},
-		{"pattern", `{"type":"string","pattern":"^[A-F0-9]{8}$"}`, `"AB`, `000000"`},
-		{"integer range", `{"type":"integer","minimum":100,"maximum":200}`, `1`, `00`},
-		{"enum", `{"enum":["alpha","beta","gamma"]}`, `"g`, `amma"`},
+		{"pattern", "schema/pattern.gbnf", `"AB`, `000000"`},
+		{"integer range", "schema/integer-range.gbnf", `1`, `00`},
+		{"enum", "schema/enum.gbnf", `"g`, `amma"`},
 		{"json nesting", "json.gbnf", `[{"a":[{"b":`, `0}]}]`},
 		{"json string", "json.gbnf", `["\u00`, `aa"]`},
 		{"minimum count", `root ::= "<" ("ab" | "c"){5,9} ">"`, `<ab`, `cccc>`},
@@ -526,25 +523,21 @@ func TestShortestCompletionTablesCollected(t *testing.T) {
 	t.Errorf("tables kept after their program was collected (%d entries)", count())
 }
 
-// gcChain returns a schema for linked lists whose nodes hold a few typed
-// properties, and a prefix depth nodes deep, cut inside a number.
-func gcChain(depth int) (schema, prefix string) {
-	schema = `{"$ref":"#/$defs/node","$defs":{"node":{"type":"object","properties":{` +
-		`"id":{"type":"string","pattern":"^[A-F0-9]{8}$"},"v":{"type":"integer","minimum":0},` +
-		`"tags":{"type":"array","items":{"enum":["a","b","c"]}},` +
-		`"next":{"anyOf":[{"type":"null"},{"$ref":"#/$defs/node"}]}},` +
-		`"required":["id","v","tags","next"],"additionalProperties":false}}}`
+// gcChain returns a grammar for linked lists whose nodes hold a few typed
+// properties (compiled from a schema), and a prefix depth nodes deep, cut
+// inside a number.
+func gcChain(depth int) (grammar, prefix string) {
 	var b strings.Builder
 	for i := range depth {
 		fmt.Fprintf(&b, `{"id":"0123ABCD","v":%d,"tags":["a","c"],"next":`, i)
 	}
 	b.WriteString(`{"id":"0123ABCD","v":1261682597`)
-	return schema, b.String()
+	return "schema/chain.gbnf", b.String()
 }
 
 func TestShortestCompletionChain(t *testing.T) {
-	schema, prefix := gcChain(10)
-	m := gcGrammar(t, schema).NewMatcher()
+	file, prefix := gcChain(10)
+	m := gcGrammar(t, file).NewMatcher()
 	require.NoError(t, m.Feed([]byte(prefix)))
 	comp, ok := m.ShortestCompletion(1000)
 	require.True(t, ok)
@@ -554,8 +547,8 @@ func TestShortestCompletionChain(t *testing.T) {
 func BenchmarkShortestCompletion(b *testing.B) {
 	for _, depth := range []int{1, 10, 100, 1000} {
 		b.Run(fmt.Sprint("depth=", depth), func(b *testing.B) {
-			schema, prefix := gcChain(depth)
-			m := gcGrammar(b, schema).NewMatcher()
+			file, prefix := gcChain(depth)
+			m := gcGrammar(b, file).NewMatcher()
 			require.NoError(b, m.Feed([]byte(prefix)))
 			m.ShortestCompletion(1 << 20) // the tables
 			b.ResetTimer()
@@ -567,8 +560,8 @@ func BenchmarkShortestCompletion(b *testing.B) {
 		})
 	}
 	b.Run("tables", func(b *testing.B) {
-		schema, _ := gcChain(1)
-		p := gcGrammar(b, schema).program()
+		file, _ := gcChain(1)
+		p := gcGrammar(b, file).program()
 		for b.Loop() {
 			gComplTables(p)
 		}
@@ -586,22 +579,11 @@ func BenchmarkShortestCompletion(b *testing.B) {
 }
 
 func ExampleMatcher_ShortestCompletion() {
-	gbnf, err := CompileSchema([]byte(`{
-		"$ref": "#/$defs/node",
-		"$defs": {"node": {
-			"type": "object",
-			"properties": {
-				"v": {"type": "integer"},
-				"next": {"anyOf": [{"type": "null"}, {"$ref": "#/$defs/node"}]}
-			},
-			"required": ["v", "next"],
-			"additionalProperties": false
-		}}
-	}`), nil)
-	if err != nil {
-		panic(err)
-	}
-	g, err := Parse("list", gbnf)
+	// A linked list of integers, as JSON.
+	g, err := Parse("list", `root ::= node
+node ::= "{\"v\":" int ",\"next\":" ("null" | node) "}"
+int  ::= "-"? ("0" | [1-9] [0-9]{0,15})
+`)
 	if err != nil {
 		panic(err)
 	}

@@ -2,6 +2,10 @@ package grammar
 
 import "fmt"
 
+// structuralSize is the automaton size beyond which a lone pattern is
+// written as grammar from its syntax tree.
+const structuralSize = 2000
+
 // CompileRegex compiles an ECMA-262 regular expression (the dialect of
 // JSON Schema's "pattern", see RegexError for what is refused) to a GBNF
 // grammar whose language is the texts the pattern matches as a whole, as
@@ -14,37 +18,37 @@ func CompileRegex(pattern string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	e := newEmitter(newCompiler(SchemaOptions{}, nil))
-	e.raw = true
+	b := NewBuilder()
+	w := newRegexWriter(b, nil, nil)
 	body := ""
 	if reSize(re) > structuralSize && !hasAnchor(re) {
-		if frag, ok := e.reFrag(re); ok {
-			e.define("root", frag)
-			return e.checked()
+		if frag, ok := w.tree(re); ok {
+			b.Define("root", frag)
+			return checkedRegex(b)
 		}
 	}
 	if d, err := compileRegexDFA(re, false); err == nil {
 		if d.isEmpty() {
 			return "", &RegexError{Pattern: pattern, Msg: "the pattern matches nothing"}
 		}
-		body = e.dfa(d, "re", false)
+		body = w.dfa(d, "re", nil)
 	} else {
 		frag, ok := "", false
 		if !hasAnchor(re) {
-			frag, ok = e.reFrag(re)
+			frag, ok = w.tree(re)
 		}
 		if !ok {
 			return "", &RegexError{Pattern: pattern, Msg: fmt.Sprintf("too large to compile: %v", err)}
 		}
 		body = frag
 	}
-	e.define("root", body)
-	return e.checked()
+	b.Define("root", body)
+	return checkedRegex(b)
 }
 
-// checked returns the grammar text after checking it with Parse.
-func (e *emitter) checked() (string, error) {
-	text := e.text()
+// checkedRegex returns the grammar text after checking it with Parse.
+func checkedRegex(b *Builder) (string, error) {
+	text := b.String()
 	if _, err := Parse("regex", text); err != nil {
 		return "", fmt.Errorf("grammar: internal error: the compiled grammar does not parse: %w", err)
 	}

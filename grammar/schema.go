@@ -156,7 +156,7 @@ func compileRoot(root any, opts *SchemaOptions) (string, error) {
 	if err := e.emitRoot(n); err != nil {
 		return "", err
 	}
-	text := e.text()
+	text := e.b.String()
 	if _, err := Parse("schema", text); err != nil {
 		return "", fmt.Errorf("grammar: internal error: the compiled grammar does not parse: %w", err)
 	}

@@ -2,8 +2,6 @@ package grammar
 
 import (
 	"fmt"
-	"slices"
-	"strconv"
 	"strings"
 )
 
@@ -17,103 +15,41 @@ import (
 // SchemaOptions.MaxGrammarBytes says otherwise.
 const maxGrammarBytes = 8 << 20
 
-// repChunk is the block size used to nest repetitions past llama.cpp's
-// limit; llamaMaxRepeat is that limit.
-const (
-	repChunk       = 1000
-	llamaMaxRepeat = 2000
-)
-
 type emitter struct {
 	c        *compiler
+	b        *Builder
+	w        *regexWriter
 	ws       string // the white space between tokens: "" or " ws "
-	names    map[string]bool
-	order    []string
-	bodies   map[string]string
 	nodeRule map[*snode]string
 	queue    []*snode
-	shared   map[string]string // helper bodies already emitted -> rule name
-	dfaRule  map[*dfa]string
-	vsetRule map[*vset]string // nodes that share a vset share a rule
-	size     int
-	raw      bool               // characters are written raw, not as inside a JSON string
-	chars    map[string]string  // jsonChars results by class
-	reRule   map[*reNode]string // regex subtrees written as rules
+	vsetRule map[*vset]string  // nodes that share a vset share a rule
+	chars    map[string]string // jsonChars results by class
 }
 
 func newEmitter(c *compiler) *emitter {
-	e := &emitter{c: c, names: map[string]bool{}, bodies: map[string]string{}, nodeRule: map[*snode]string{},
-		shared: map[string]string{}, dfaRule: map[*dfa]string{}, vsetRule: map[*vset]string{}}
+	e := &emitter{c: c, b: NewBuilder(jsonRules...), nodeRule: map[*snode]string{}, vsetRule: map[*vset]string{}}
+	e.w = newRegexWriter(e.b, e.jsonChars, e.jsonText)
 	switch c.opts.Whitespace {
 	case WhitespaceFlexible:
 		e.ws = " ws "
-		e.define("ws", `[ \t\n\r]*`)
+		e.b.Define("ws", `[ \t\n\r]*`)
 	case WhitespaceBounded:
 		e.ws = " ws "
 		n := c.opts.MaxWhitespace
 		if n <= 0 {
 			n = 20
 		}
-		e.define("ws", e.rep(`[ \t\n\r]`, 0, n))
+		e.b.Define("ws", e.b.Rep(`[ \t\n\r]`, 0, n))
 	}
 	return e
 }
 
-// newName returns a fresh rule name derived from hint.
-func (e *emitter) newName(hint string) string {
-	var b strings.Builder
-	for _, r := range strings.ToLower(hint) {
-		switch {
-		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
-			b.WriteRune(r)
-		default:
-			if b.Len() > 0 && !strings.HasSuffix(b.String(), "-") {
-				b.WriteByte('-')
-			}
-		}
-		if b.Len() > 40 {
-			break
-		}
-	}
-	base := strings.Trim(b.String(), "-")
-	if base == "" {
-		base = "r"
-	}
-	name := base
-	for i := 2; e.names[name] || reservedRule[name]; i++ {
-		name = base + "-" + strconv.Itoa(i)
-	}
-	e.names[name] = true
-	return name
-}
-
-// Names of the shared helper rules, kept free for them.
-var reservedRule = map[string]bool{"value": true, "object": true, "array": true, "string": true, "char": true,
-	"number": true, "ws": true, "hex": true, "root": false}
-
-func (e *emitter) define(name, body string) {
-	if _, ok := e.bodies[name]; !ok {
-		e.order = append(e.order, name)
-		e.names[name] = true
-	}
-	e.bodies[name] = body
-	e.size += len(name) + len(body) + 6
-}
-
-// helper defines (once) a rule with the given body and returns its name.
-func (e *emitter) helper(hint, body string) string {
-	if name, ok := e.shared[body]; ok {
-		return name
-	}
-	name := e.newName(hint)
-	e.shared[body] = name
-	e.define(name, body)
-	return name
-}
+// jsonRules are the names of the shared JSON rules, kept free for them.
+var jsonRules = []string{"value", "object", "array", "string", "char", "number", "ws", "hex"}
 
 // use makes sure a shared rule exists.
 func (e *emitter) use(name string) string {
-	if _, ok := e.bodies[name]; ok {
+	if e.b.Defined(name) {
 		return name
 	}
 	sep := strings.TrimSpace(e.ws + `"," ` + e.ws)
@@ -122,59 +58,39 @@ func (e *emitter) use(name string) string {
 	close := func(t string) string { return strings.TrimSpace(e.ws + " " + t) }
 	switch name {
 	case "value":
-		e.define(name, `object | array | string | number | "true" | "false" | "null"`)
+		e.b.Define(name, `object | array | string | number | "true" | "false" | "null"`)
 		e.use("object")
 		e.use("array")
 		e.use("string")
 		e.use("number")
 	case "object":
-		e.define(name, fmt.Sprintf(`%s ( string %s value ( %s string %s value )* )? %s`, open(`"{"`), colon, sep, colon, close(`"}"`)))
+		e.b.Define(name, fmt.Sprintf(`%s ( string %s value ( %s string %s value )* )? %s`, open(`"{"`), colon, sep, colon, close(`"}"`)))
 		e.use("string")
 		e.use("value")
 	case "array":
-		e.define(name, fmt.Sprintf(`%s ( value ( %s value )* )? %s`, open(`"["`), sep, close(`"]"`)))
+		e.b.Define(name, fmt.Sprintf(`%s ( value ( %s value )* )? %s`, open(`"["`), sep, close(`"]"`)))
 		e.use("value")
 	case "string":
-		e.define(name, `"\"" char* "\""`)
+		e.b.Define(name, `"\"" char* "\""`)
 		e.use("char")
 	case "char":
 		// One code point: raw, a short escape, a \u escape of a non-surrogate
 		// or a surrogate pair. Lone surrogates are left out: they decode to
 		// no code point.
-		e.define(name, `[^"\\\x00-\x1F] | "\\" ( ["\\/bfnrt] | "u" ( [0-9a-cA-CeEfF] hex hex hex | [dD] [0-7] hex hex | [dD] [89abAB] hex hex "\\u" [dD] [c-fC-F] hex hex ) )`)
+		e.b.Define(name, `[^"\\\x00-\x1F] | "\\" ( ["\\/bfnrt] | "u" ( [0-9a-cA-CeEfF] hex hex hex | [dD] [0-7] hex hex | [dD] [89abAB] hex hex "\\u" [dD] [c-fC-F] hex hex ) )`)
 		e.use("hex")
 	case "hex":
-		e.define(name, `[0-9a-fA-F]`)
+		e.b.Define(name, `[0-9a-fA-F]`)
 	case "number":
-		e.define(name, `"-"? ( "0" | [1-9] [0-9]* ) ( "." [0-9]+ )? ( [eE] [-+]? [0-9]+ )?`)
+		e.b.Define(name, `"-"? ( "0" | [1-9] [0-9]* ) ( "." [0-9]+ )? ( [eE] [-+]? [0-9]+ )?`)
 	}
 	return name
-}
-
-// text returns the grammar, root first.
-func (e *emitter) text() string {
-	var b strings.Builder
-	names := slices.Clone(e.order)
-	// root first, then the rest in creation order.
-	for i, n := range names {
-		if n == "root" {
-			names = append([]string{"root"}, append(names[:i:i], names[i+1:]...)...)
-			break
-		}
-	}
-	for _, n := range names {
-		b.WriteString(n)
-		b.WriteString(" ::= ")
-		b.WriteString(e.bodies[n])
-		b.WriteByte('\n')
-	}
-	return b.String()
 }
 
 // emitRoot emits the grammar for n.
 func (e *emitter) emitRoot(n *snode) error {
 	e.nodeRule[n] = "root"
-	e.names["root"] = true
+	e.b.Reserve("root")
 	e.queue = append(e.queue, n)
 	for len(e.queue) > 0 {
 		x := e.queue[0]
@@ -183,12 +99,12 @@ func (e *emitter) emitRoot(n *snode) error {
 		if err != nil {
 			return e.c.locate(err, x)
 		}
-		e.define(e.nodeRule[x], body)
+		e.b.Define(e.nodeRule[x], body)
 		limit := e.c.opts.MaxGrammarBytes
 		if limit <= 0 {
 			limit = maxGrammarBytes
 		}
-		if e.size > limit || len(e.order) > maxRuleCount {
+		if e.b.Size() > limit || e.b.Len() > maxRuleCount {
 			return e.c.locate(ErrTooComplex, x)
 		}
 	}
@@ -203,7 +119,7 @@ func (e *emitter) ref(n *snode) string {
 	if name, ok := e.nodeRule[n]; ok {
 		return name
 	}
-	name := e.newName(n.hint)
+	name := e.b.Name(n.hint)
 	e.nodeRule[n] = name
 	e.queue = append(e.queue, n)
 	return name
@@ -281,20 +197,11 @@ func (e *emitter) nodeBody(n *snode) (string, error) {
 
 // --- literals and classes ---
 
-// lit is the GBNF fragment of s inside a JSON string (see jsonText), or
-// raw.
-func (e *emitter) lit(s string) string {
-	if e.raw {
-		return gbnfLiteral(s)
-	}
-	return e.jsonText(s)
-}
-
 // jsonQuoted is the fragment of the JSON string holding s, quotes
 // included.
 func (e *emitter) jsonQuoted(s string) string {
 	if !needsAltEscapes(s) {
-		return gbnfLiteral(jsonQuote(s))
+		return Literal(jsonQuote(s))
 	}
 	return `"\"" ` + e.jsonText(s) + ` "\""`
 }
@@ -396,15 +303,15 @@ func hexDigits(cs charSet, k int, base rune) string {
 		case part.size() == int(size):
 			full = csUnion(full, digit(v))
 		default:
-			alts = append(alts, gbnfClass(digit(v))+" "+hexDigits(part, k-1, lo))
+			alts = append(alts, classOf(digit(v))+" "+hexDigits(part, k-1, lo))
 		}
 	}
 	if !full.empty() {
-		f := gbnfClass(full)
+		f := classOf(full)
 		if k > 1 {
 			f += fmt.Sprintf(" [0-9a-fA-F]{%d}", k-1)
 			if k == 2 {
-				f = gbnfClass(full) + " [0-9a-fA-F]"
+				f = classOf(full) + " [0-9a-fA-F]"
 			}
 		}
 		alts = append([]string{f}, alts...)
@@ -418,98 +325,7 @@ func hexDigits(cs charSet, k int, base rune) string {
 // jsonLiteral is the GBNF literal of s as it appears inside a JSON string.
 func jsonLiteral(s string) string {
 	q := jsonQuote(s)
-	return gbnfLiteral(q[1 : len(q)-1])
-}
-
-// gbnfLiteral quotes s as a GBNF string literal.
-func gbnfLiteral(s string) string {
-	var b strings.Builder
-	b.WriteByte('"')
-	for _, r := range s {
-		writeGBNFChar(&b, r, false)
-	}
-	b.WriteByte('"')
-	return b.String()
-}
-
-func writeGBNFChar(b *strings.Builder, r rune, inClass bool) {
-	switch {
-	case !inClass && (r == '"' || r == '\\'):
-		b.WriteByte('\\')
-		b.WriteRune(r)
-	case r == '"' || r == '\\' || (inClass && (r == ']' || r == '[' || r == '-' || r == '^')):
-		fmt.Fprintf(b, `\x%02X`, r)
-	case r >= 0x20 && r < 0x7F:
-		b.WriteRune(r)
-	case r <= 0xFF:
-		fmt.Fprintf(b, `\x%02X`, r)
-	case r <= 0xFFFF:
-		fmt.Fprintf(b, `\u%04X`, r)
-	default:
-		fmt.Fprintf(b, `\U%08X`, r)
-	}
-}
-
-// gbnfClass writes a character class for cs (never empty): as listed,
-// with the surrogate block merged in, or negated, whichever is shortest.
-// Surrogates never occur in text, so all three match the same input.
-func gbnfClass(cs charSet) string {
-	set, prefix := cs, "["
-	if ws := withSurrogates(cs); len(ws) < len(set) {
-		set = ws
-	}
-	var comp charSet
-	next := rune(0)
-	for _, r := range withSurrogates(cs) {
-		if r.lo > next {
-			comp = append(comp, runeRange{next, r.lo - 1})
-		}
-		next = r.hi + 1
-	}
-	if next <= maxCodePoint {
-		comp = append(comp, runeRange{next, maxCodePoint})
-	}
-	if len(comp) > 0 && len(comp) < len(set) {
-		set, prefix = comp, "[^"
-	}
-	if prefix == "[" && len(set) == 1 && set[0].lo == set[0].hi {
-		return gbnfLiteral(string(set[0].lo))
-	}
-	var b strings.Builder
-	b.WriteString(prefix)
-	for _, r := range set {
-		writeGBNFChar(&b, r.lo, true)
-		if r.hi != r.lo {
-			b.WriteByte('-')
-			writeGBNFChar(&b, r.hi, true)
-		}
-	}
-	b.WriteByte(']')
-	return b.String()
-}
-
-// withSurrogates adds the surrogate block to cs, merging neighbours.
-func withSurrogates(cs charSet) []runeRange {
-	var out []runeRange
-	added := false
-	add := func(r runeRange) {
-		if n := len(out); n > 0 && r.lo <= out[n-1].hi+1 {
-			out[n-1].hi = max(out[n-1].hi, r.hi)
-			return
-		}
-		out = append(out, r)
-	}
-	for _, r := range cs {
-		if !added && r.lo > surrogateFirst {
-			add(runeRange{surrogateFirst, surrogateLast})
-			added = true
-		}
-		add(r)
-	}
-	if !added {
-		add(runeRange{surrogateFirst, surrogateLast})
-	}
-	return out
+	return Literal(q[1 : len(q)-1])
 }
 
 // jsonChars is the fragment matching one code point of cs as it appears
@@ -518,9 +334,6 @@ func withSurrogates(cs charSet) []runeRange {
 // a non-ASCII character may also be a \u escape, and "/" may be "\/",
 // as ASCII-only serializers write them.
 func (e *emitter) jsonChars(cs charSet) string {
-	if e.raw {
-		return gbnfClass(cs)
-	}
 	key := csKey(cs)
 	if f, ok := e.chars[key]; ok {
 		return f
@@ -545,7 +358,7 @@ func (e *emitter) jsonCharsUncached(cs charSet) string {
 	raw := csMinus(cs, csOf(runeRange{0, 0x1F}, runeRange{'"', '"'}, runeRange{'\\', '\\'}))
 	var alts []string
 	if !raw.empty() {
-		alts = append(alts, gbnfClass(raw))
+		alts = append(alts, classOf(raw))
 	}
 	var letters charSet
 	for r, l := range map[rune]rune{'"': '"', '\\': '\\', '/': '/', '\b': 'b', '\f': 'f', '\n': 'n', '\r': 'r', '\t': 't'} {
@@ -554,7 +367,7 @@ func (e *emitter) jsonCharsUncached(cs charSet) string {
 		}
 	}
 	if !letters.empty() {
-		alts = append(alts, `"\\" `+gbnfClass(letters))
+		alts = append(alts, `"\\" `+classOf(letters))
 	}
 	for hi := 0; hi < 2; hi++ {
 		var lows charSet
@@ -573,7 +386,7 @@ func (e *emitter) jsonCharsUncached(cs charSet) string {
 			}
 		}
 		if !lows.empty() {
-			alts = append(alts, fmt.Sprintf(`"\\u00%d" %s`, hi, gbnfClass(lows)))
+			alts = append(alts, fmt.Sprintf(`"\\u00%d" %s`, hi, classOf(lows)))
 		}
 	}
 	// Classes of many ranges (\p{Letter}) would cost kilobytes of escapes:
@@ -584,62 +397,7 @@ func (e *emitter) jsonCharsUncached(cs charSet) string {
 	if len(alts) == 1 {
 		return alts[0]
 	}
-	return e.helper("c", strings.Join(alts, " | "))
-}
-
-// --- repetition ---
-
-// rep writes x repeated min..max times (max < 0: unbounded), nesting
-// counts above llama.cpp's limit. x must be a single element (a rule name,
-// literal, class or group).
-func (e *emitter) rep(x string, min, max int) string {
-	var parts []string
-	if min > 0 {
-		parts = append(parts, e.repExact(x, min))
-	}
-	switch {
-	case max < 0:
-		parts = append(parts, x+"*")
-	case max > min:
-		parts = append(parts, e.repUpTo(x, max-min))
-	}
-	return strings.Join(parts, " ")
-}
-
-func (e *emitter) repExact(x string, n int) string {
-	switch {
-	case n == 0:
-		return ""
-	case n == 1:
-		return x
-	case n <= llamaMaxRepeat:
-		return fmt.Sprintf("%s{%d}", x, n)
-	}
-	blk := e.helper("rep", fmt.Sprintf("%s{%d}", x, repChunk))
-	s := e.repExact(blk, n/repChunk)
-	if r := n % repChunk; r > 0 {
-		s += " " + e.repExact(x, r)
-	}
-	return s
-}
-
-// repUpTo writes x repeated 0..n times. For n past the limit, the count is
-// either below a whole number of blocks (some blocks, then fewer than a
-// block) or exactly all blocks and a remainder.
-func (e *emitter) repUpTo(x string, n int) string {
-	switch {
-	case n == 0:
-		return ""
-	case n == 1:
-		return x + "?"
-	case n <= llamaMaxRepeat:
-		return fmt.Sprintf("%s{0,%d}", x, n)
-	}
-	blk := e.helper("rep", fmt.Sprintf("%s{%d}", x, repChunk))
-	q, r := n/repChunk, n%repChunk
-	below := strings.TrimSpace(e.repUpTo(blk, q-1) + " " + e.repUpTo(x, repChunk-1))
-	full := strings.TrimSpace(e.repExact(blk, q) + " " + e.repUpTo(x, r))
-	return "( " + below + " | " + full + " )"
+	return e.b.Helper("c", strings.Join(alts, " | "))
 }
 
 // --- numbers and strings ---
@@ -656,7 +414,7 @@ func (e *emitter) number(ns *numSet, hint string) (string, error) {
 	if words, ok := ns.d.finiteWords(maxLiteralAlts); ok {
 		var lits []string
 		for _, w := range words {
-			lits = append(lits, gbnfLiteral(w))
+			lits = append(lits, Literal(w))
 		}
 		return e.literals(lits, hint+"-num"), nil
 	}
@@ -667,10 +425,6 @@ func (e *emitter) number(ns *numSet, hint string) (string, error) {
 // be written as \u escapes.
 const maxEscapedRanges = 32
 
-// structuralSize is the automaton size beyond which a lone pattern is
-// written as grammar from its syntax tree.
-const structuralSize = 2000
-
 // maxLiteralAlts bounds the finite sets written as literal alternatives
 // rather than automata.
 const maxLiteralAlts = 64
@@ -680,7 +434,7 @@ func (e *emitter) literals(lits []string, hint string) string {
 	if len(lits) == 1 {
 		return lits[0]
 	}
-	return e.helper(hint, strings.Join(lits, " | "))
+	return e.b.Helper(hint, strings.Join(lits, " | "))
 }
 
 func (e *emitter) str(s *strSet, hint string) (string, error) {
@@ -688,7 +442,7 @@ func (e *emitter) str(s *strSet, hint string) (string, error) {
 		return e.use("string"), nil
 	}
 	if s.d == nil && len(s.atoms) == 0 {
-		return `"\"" ` + e.rep(e.use("char"), s.minLen, s.maxLen) + ` "\""`, nil
+		return `"\"" ` + e.b.Rep(e.use("char"), s.minLen, s.maxLen) + ` "\""`, nil
 	}
 	if s.d == nil && len(s.atoms) == 1 && (s.atoms[0].structural || reSize(s.atoms[0].re) > structuralSize) {
 		if frag, ok := e.strStructural(s); ok {
@@ -716,83 +470,13 @@ func (e *emitter) str(s *strSet, hint string) (string, error) {
 	return `"\"" ` + e.dfa(d, hint+"-str", true) + ` "\""`, nil
 }
 
-// dfa emits an automaton as one rule per state and returns the start rule.
-// With json, characters are written as they appear inside a JSON string.
+// dfa writes an automaton as rules and returns the start rule. With json,
+// characters are written as they appear inside a JSON string.
 func (e *emitter) dfa(d *dfa, hint string, json bool) string {
-	if name, ok := e.dfaRule[d]; ok {
-		return name
+	if json {
+		return e.w.dfa(d, hint, e.jsonChars)
 	}
-	d = d.trim()
-	// A final state without edges needs no rule: it is the end.
-	isEnd := func(s int32) bool { return d.states[s].final && len(d.states[s].edges) == 0 }
-	names := make([]string, len(d.states))
-	base := e.newName(hint)
-	for i := range d.states {
-		if i == 0 {
-			names[i] = base
-		} else if !isEnd(int32(i)) {
-			names[i] = e.newName(base + "-" + strconv.Itoa(i))
-		}
-	}
-	e.dfaRule[d] = base
-	class := func(cs charSet) string {
-		if json {
-			return e.jsonChars(cs)
-		}
-		return gbnfClass(cs)
-	}
-	for i, st := range d.states {
-		if names[i] == "" {
-			continue
-		}
-		// Group edges by target.
-		var targets []int32
-		byTarget := map[int32]charSet{}
-		for _, ed := range st.edges {
-			if _, ok := byTarget[ed.to]; !ok {
-				targets = append(targets, ed.to)
-			}
-			byTarget[ed.to] = append(byTarget[ed.to], runeRange{ed.lo, ed.hi})
-		}
-		var alts []string
-		loop := ""
-		for _, t := range targets {
-			cs := csOf(byTarget[t]...)
-			frag := class(cs)
-			switch {
-			case t == int32(i):
-				loop = frag
-			case isEnd(t):
-				alts = append(alts, frag)
-			default:
-				alts = append(alts, frag+" "+names[t])
-			}
-		}
-		if st.final {
-			alts = append(alts, `""`)
-		}
-		body := strings.Join(alts, " | ")
-		if loop != "" {
-			if len(alts) == 1 && alts[0] == `""` {
-				body = loopElem(loop) + "*"
-			} else {
-				body = loopElem(loop) + "* ( " + body + " )"
-			}
-		}
-		if i == 0 && isEnd(0) {
-			body = `""`
-		}
-		e.define(names[i], body)
-	}
-	return base
-}
-
-// loopElem makes a fragment a single element for a postfix operator.
-func loopElem(frag string) string {
-	if strings.Contains(frag, " ") && !strings.HasPrefix(frag, "[") {
-		return "( " + frag + " )"
-	}
-	return frag
+	return e.w.dfa(d, hint, nil)
 }
 
 // strStructural writes a lone pattern as grammar without an automaton, for
@@ -828,7 +512,7 @@ func (e *emitter) strStructural(s *strSet) (string, bool) {
 		if hasAnchor(body) {
 			return "", false
 		}
-		frag, ok := e.reFrag(body)
+		frag, ok := e.w.tree(body)
 		if !ok {
 			return "", false
 		}
@@ -846,7 +530,7 @@ func (e *emitter) strStructural(s *strSet) (string, bool) {
 				if mx >= 0 && mn > mx {
 					return `""`, false
 				}
-				frag = e.rep(e.jsonChars(body.subs[0].cs), mn, mx)
+				frag = e.b.Rep(e.jsonChars(body.subs[0].cs), mn, mx)
 			} else {
 				return "", false
 			}
@@ -865,141 +549,4 @@ func (e *emitter) strStructural(s *strSet) (string, bool) {
 		return alts[0], true
 	}
 	return "( " + strings.Join(alts, " | ") + " )", true
-}
-
-func hasAnchor(n *reNode) bool {
-	if n.op == reBegin || n.op == reEnd {
-		return true
-	}
-	for _, s := range n.subs {
-		if hasAnchor(s) {
-			return true
-		}
-	}
-	return false
-}
-
-// reLengths is the least and greatest length of a regex (hi < 0: unbounded).
-func reLengths(n *reNode) (lo, hi int) {
-	switch n.op {
-	case reChars:
-		return 1, 1
-	case reConcat:
-		for _, s := range n.subs {
-			l, h := reLengths(s)
-			lo += l
-			if hi >= 0 {
-				if h < 0 {
-					hi = -1
-				} else {
-					hi += h
-				}
-			}
-		}
-		return lo, hi
-	case reAlt:
-		lo, hi = -1, 0
-		for _, s := range n.subs {
-			l, h := reLengths(s)
-			if lo < 0 || l < lo {
-				lo = l
-			}
-			if hi >= 0 && (h < 0 || h > hi) {
-				hi = h
-			}
-		}
-		return max(lo, 0), hi
-	case reRepeat:
-		l, h := reLengths(n.subs[0])
-		lo = l * n.min
-		switch {
-		case n.max < 0 || h < 0:
-			hi = -1
-			if h == 0 {
-				hi = 0
-			}
-		default:
-			hi = h * n.max
-		}
-		return lo, hi
-	}
-	return 0, 0
-}
-
-// reFrag writes a regex (no anchors) as a grammar fragment. Large
-// subtrees become rules, once per node, so that shared subtrees are
-// written once.
-func (e *emitter) reFrag(n *reNode) (string, bool) {
-	if name, ok := e.reRule[n]; ok {
-		return name, true
-	}
-	f, ok := e.reFragUncached(n)
-	if ok && len(f) > 200 && (n.op == reConcat || n.op == reAlt || n.op == reRepeat) {
-		if e.reRule == nil {
-			e.reRule = map[*reNode]string{}
-		}
-		name := e.helper("re", f)
-		e.reRule[n] = name
-		return name, true
-	}
-	return f, ok
-}
-
-func (e *emitter) reFragUncached(n *reNode) (string, bool) {
-	switch n.op {
-	case reNone:
-		return "", false
-	case reEmpty:
-		return `""`, true
-	case reChars:
-		return e.jsonChars(n.cs), true
-	case reConcat:
-		var parts []string
-		lit := ""
-		for _, s := range n.subs {
-			if s.op == reChars && len(s.cs) == 1 && s.cs[0].lo == s.cs[0].hi {
-				lit += string(s.cs[0].lo)
-				continue
-			}
-			if lit != "" {
-				parts = append(parts, e.lit(lit))
-				lit = ""
-			}
-			f, ok := e.reFrag(s)
-			if !ok {
-				return "", false
-			}
-			parts = append(parts, f)
-		}
-		if lit != "" {
-			parts = append(parts, e.lit(lit))
-		}
-		if len(parts) == 1 {
-			return parts[0], true
-		}
-		return "( " + strings.Join(parts, " ") + " )", true
-	case reAlt:
-		var parts []string
-		for _, s := range n.subs {
-			f, ok := e.reFrag(s)
-			if !ok {
-				return "", false
-			}
-			parts = append(parts, f)
-		}
-		return "( " + strings.Join(parts, " | ") + " )", true
-	case reRepeat:
-		f, ok := e.reFrag(n.subs[0])
-		if !ok {
-			return "", false
-		}
-		if strings.Contains(f, " ") && !strings.HasPrefix(f, "(") {
-			f = "( " + f + " )"
-		}
-		if n.max > llamaMaxRepeat || n.min > llamaMaxRepeat {
-			f = e.helper("re", f)
-		}
-		return "( " + e.rep(f, n.min, n.max) + " )", true
-	}
-	return "", false
 }

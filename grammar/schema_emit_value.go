@@ -41,8 +41,8 @@ func jsonQuote(s string) string {
 	return b.String()
 }
 
-func (e *emitter) open(t string) string  { return strings.TrimSpace(gbnfLiteral(t) + e.ws) }
-func (e *emitter) close(t string) string { return strings.TrimSpace(e.ws + gbnfLiteral(t)) }
+func (e *emitter) open(t string) string  { return strings.TrimSpace(Literal(t) + e.ws) }
+func (e *emitter) close(t string) string { return strings.TrimSpace(e.ws + Literal(t)) }
 func (e *emitter) sep() string           { return strings.TrimSpace(e.ws + `"," ` + e.ws) }
 func (e *emitter) colon() string         { return strings.TrimSpace(e.ws + `":" ` + e.ws) }
 
@@ -94,11 +94,11 @@ func (e *emitter) array(a *arrAlt, hint string) (string, error) {
 		sr := "( " + sep + " " + r + " )"
 		switch {
 		case p > 0:
-			tail = e.rep(sr, kmin, kmax)
+			tail = e.b.Rep(sr, kmin, kmax)
 		case kmin == 0:
-			tail = "( " + r + " " + e.rep(sr, 0, decBound(kmax)) + " )?"
+			tail = "( " + r + " " + e.b.Rep(sr, 0, decBound(kmax)) + " )?"
 		default:
-			tail = r + " " + e.rep(sr, kmin-1, decBound(kmax))
+			tail = r + " " + e.b.Rep(sr, kmin-1, decBound(kmax))
 		}
 	}
 	for i := p - 1; i >= 0; i-- {
@@ -114,7 +114,7 @@ func (e *emitter) array(a *arrAlt, hint string) (string, error) {
 		}
 		tail = item
 		if (p-i)%8 == 0 && i > 0 {
-			tail = e.helper(hint+"-tail", tail)
+			tail = e.b.Helper(hint+"-tail", tail)
 		}
 	}
 	return strings.TrimSpace(e.open("[") + " " + tail + " " + e.close("]")), nil
@@ -140,7 +140,7 @@ func (e *emitter) countedArray(l *arrLayout, hint string) (string, error) {
 	names := map[int]string{}
 	for _, s := range order {
 		if live[l.stateKey(s)] {
-			names[l.stateKey(s)] = e.newName(hint + "-items")
+			names[l.stateKey(s)] = e.b.Name(hint + "-items")
 		}
 	}
 	sep := e.sep()
@@ -167,7 +167,7 @@ func (e *emitter) countedArray(l *arrLayout, hint string) (string, error) {
 			}
 			alts = append(alts, item+" "+names[l.stateKey(t)])
 		}
-		e.define(names[k], strings.Join(alts, " | "))
+		e.b.Define(names[k], strings.Join(alts, " | "))
 	}
 	start := names[l.stateKey(order[0])]
 	return strings.TrimSpace(e.open("[") + " " + start + " " + e.close("]")), nil
@@ -190,13 +190,13 @@ func (e *emitter) uniqueArray(a *arrAlt, l *arrLayout, hint string) (string, boo
 		var lits []string
 		for _, items := range arrs {
 			if allDistinct(items) {
-				lits = append(lits, gbnfLiteral("["+strings.Join(items, ",")+"]"))
+				lits = append(lits, Literal("["+strings.Join(items, ",")+"]"))
 			}
 		}
 		if len(lits) == 0 {
 			return "", true, nil
 		}
-		return e.helper("unique", strings.Join(lits, " | ")), true, nil
+		return e.b.Helper("unique", strings.Join(lits, " | ")), true, nil
 	}
 	if s, ok := e.uniqueSubsets(l, hint); ok {
 		return s, true, nil
@@ -280,7 +280,7 @@ func (e *emitter) uniqueSubsets(l *arrLayout, hint string) (string, bool) {
 		if name, ok := names[mask]; ok {
 			return name
 		}
-		name := e.newName(hint + "-unique")
+		name := e.b.Name(hint + "-unique")
 		names[mask] = name
 		k := count(mask)
 		var alts []string
@@ -293,14 +293,14 @@ func (e *emitter) uniqueSubsets(l *arrLayout, hint string) (string, bool) {
 				if mask&(1<<j) != 0 || !live[next] {
 					continue
 				}
-				item := gbnfLiteral(values[j])
+				item := Literal(values[j])
 				if k > 0 {
 					item = e.sep() + " " + item
 				}
 				alts = append(alts, item+" "+visit(next))
 			}
 		}
-		e.define(name, strings.Join(alts, " | "))
+		e.b.Define(name, strings.Join(alts, " | "))
 		return name
 	}
 	return strings.TrimSpace(e.open("[") + " " + visit(0) + " " + e.close("]")), true
@@ -343,7 +343,7 @@ func (e *emitter) object(o *objAlt, hint string) (string, error) {
 	}
 	addRule := ""
 	if len(addl) > 0 {
-		addRule = e.helper(hint+"-additional", strings.Join(addl, " | "))
+		addRule = e.b.Helper(hint+"-additional", strings.Join(addl, " | "))
 	}
 	sep, colon := e.sep(), e.colon()
 	n := len(props)
@@ -358,12 +358,12 @@ func (e *emitter) object(o *objAlt, hint string) (string, error) {
 		sa := "( " + sep + " " + addRule + " )"
 		var body string
 		if minP == 0 {
-			body = "( " + addRule + " " + e.rep(sa, 0, decBound(maxP)) + " )?"
+			body = "( " + addRule + " " + e.b.Rep(sa, 0, decBound(maxP)) + " )?"
 			if maxP == 0 {
 				body = ""
 			}
 		} else {
-			body = addRule + " " + e.rep(sa, minP-1, decBound(maxP))
+			body = addRule + " " + e.b.Rep(sa, minP-1, decBound(maxP))
 		}
 		return strings.TrimSpace(e.open("{") + " " + body + " " + e.close("}")), nil
 	}
@@ -410,7 +410,7 @@ func (e *emitter) object(o *objAlt, hint string) (string, error) {
 		if name, ok := names[key]; ok {
 			return name
 		}
-		name := e.newName(fmt.Sprintf("%s-m%d", hint, i))
+		name := e.b.Name(fmt.Sprintf("%s-m%d", hint, i))
 		names[key] = name
 		sp := ""
 		if cnt > 0 {
@@ -440,7 +440,7 @@ func (e *emitter) object(o *objAlt, hint string) (string, error) {
 				alts = append(alts, visit(i+1, cnt))
 			}
 		}
-		e.define(name, strings.Join(alts, " | "))
+		e.b.Define(name, strings.Join(alts, " | "))
 		return name
 	}
 	start := visit(0, 0)
@@ -476,13 +476,13 @@ func (e *emitter) existObject(l *objLayout, hint string) (string, error) {
 				alts = append(alts, key+" "+colon+" "+e.ref(m.n))
 			}
 		}
-		groups[g] = e.helper(hint+"-additional", strings.Join(alts, " | "))
+		groups[g] = e.b.Helper(hint+"-additional", strings.Join(alts, " | "))
 		return groups[g], nil
 	}
 	names := map[objState]string{}
 	for _, s := range order {
 		if live[s] {
-			names[s] = e.newName(fmt.Sprintf("%s-m%d", hint, s.i))
+			names[s] = e.b.Name(fmt.Sprintf("%s-m%d", hint, s.i))
 		}
 	}
 	n := len(l.props)
@@ -517,7 +517,7 @@ func (e *emitter) existObject(l *objLayout, hint string) (string, error) {
 				alts = append(alts, names[ed.to])
 			}
 		}
-		e.define(names[s], strings.Join(alts, " | "))
+		e.b.Define(names[s], strings.Join(alts, " | "))
 	}
 	return strings.TrimSpace(e.open("{") + " " + names[objState{}] + " " + e.close("}")), nil
 }

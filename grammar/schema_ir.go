@@ -211,7 +211,7 @@ func hintOf(loc *sloc) string {
 	var keep []string
 	for i := len(toks) - 1; i >= 1 && len(keep) < 2; i-- {
 		t := toks[i]
-		if isDigits(t) && i > 1 {
+		if _, err := strconv.ParseUint(t, 10, 64); err == nil && i > 1 {
 			// An array index names nothing alone: "oneOf/1" -> "oneof1".
 			i--
 			keep = append([]string{strings.ToLower(toks[i]) + t}, keep...)
