@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/locallm/locallm/grammar"
+	"github.com/locallm/locallm/grammar/jsonschema"
 )
 
 func grammarCmd() *cobra.Command {
@@ -37,7 +37,7 @@ func grammarCmd() *cobra.Command {
 		if err != nil {
 			return usageError("--schema %s: %v", schema, pathError(err))
 		}
-		g, err := grammar.CompileSchema(data, opts)
+		g, err := jsonschema.Compile(data, opts)
 		if err != nil {
 			return fmt.Errorf("%s: %w", schema, err)
 		}
@@ -54,15 +54,15 @@ func grammarCmd() *cobra.Command {
 	return c
 }
 
-func schemaOptions(lenient bool, ws string, maxWS int, formats bool) (*grammar.SchemaOptions, error) {
-	o := &grammar.SchemaOptions{Lenient: lenient, MaxWhitespace: maxWS, FormatAssertion: formats}
+func schemaOptions(lenient bool, ws string, maxWS int, formats bool) (*jsonschema.Options, error) {
+	o := &jsonschema.Options{Lenient: lenient, MaxWhitespace: maxWS, FormatAssertion: formats}
 	switch ws {
 	case "compact", "":
-		o.Whitespace = grammar.WhitespaceCompact
+		o.Whitespace = jsonschema.WhitespaceCompact
 	case "flexible":
-		o.Whitespace = grammar.WhitespaceFlexible
+		o.Whitespace = jsonschema.WhitespaceFlexible
 	case "bounded":
-		o.Whitespace = grammar.WhitespaceBounded
+		o.Whitespace = jsonschema.WhitespaceBounded
 	default:
 		return nil, usageError("bad --whitespace %q: want compact, flexible or bounded", ws)
 	}
