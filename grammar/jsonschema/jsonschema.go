@@ -174,7 +174,7 @@ func compileRoot(root any, opts *Options) (*gbnf.Grammar, error) {
 // buildRoot loads the document and returns the compiler and root node.
 func buildRoot(root any, opts *Options) (*compiler, *snode, error) {
 	reg := newRegistry(opts.Loader)
-	top, err := reg.addDoc(rootURI, root)
+	top, err := reg.addDoc(BaseURI, root)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -278,7 +278,15 @@ type registry struct {
 	defDraft int
 }
 
-const rootURI = "urn:locallm:root"
+// BaseURI is the base URI of a schema document given without one: its
+// relative $id, $ref and $dynamicRef values resolve against it, in the
+// compiler and in the Validator alike, and a Loader is asked for the
+// absolute URIs they resolve to (https://locallm.invalid/defs.json for a
+// "$ref": "defs.json"). It is hierarchical, so that relative $ids on
+// subschemas, as schema generators write them ("$id": "/properties/name"),
+// name distinct resources; the .invalid domain is reserved (RFC 2606),
+// so it never names a real document.
+const BaseURI = "https://locallm.invalid/schema.json"
 
 func newRegistry(loader func(string) ([]byte, error)) *registry {
 	return &registry{
@@ -315,42 +323,29 @@ func (r *registry) addDoc(uri string, root any) (*sloc, error) {
 	return top, nil
 }
 
-// resolveURI resolves ref against base; both may be URNs or URLs.
+// resolveURI resolves ref against base (RFC 3986, as net/url does),
+// keeping ref's fragment. A relative reference against a URN keeps the
+// URN: this is how santhosh-tekuri/jsonschema resolves, and the compiler
+// must resolve every reference as the Validator does.
 func resolveURI(base, ref string) (string, error) {
-	u, err := url.Parse(ref)
+	refNoFrag, frag := splitFragment(ref)
+	u, err := url.Parse(refNoFrag)
 	if err != nil {
 		return "", err
-	}
-	if u.IsAbs() {
-		return u.String(), nil
 	}
 	b, err := url.Parse(base)
 	if err != nil {
 		return "", err
 	}
-	if b.Opaque != "" {
-		// A URN base: only a fragment or an absolute reference resolves.
-		if ref == "" || strings.HasPrefix(ref, "#") {
-			noFrag, _ := splitFragment(base)
-			return noFrag + ref, nil
-		}
-		// Treat the URN as a root path so relative $ids still get a
-		// distinct, stable identity within the document.
-		bb, err := url.Parse("urn-base:///" + b.Opaque + "/")
-		if err != nil {
-			return "", err
-		}
-		rr := bb.ResolveReference(u)
-		return b.Scheme + ":" + strings.TrimPrefix(rr.Path, "/") + fragOf(rr), nil
+	r := b.ResolveReference(u)
+	if !u.IsAbs() && b.Opaque != "" {
+		r.Opaque = b.Opaque // see golang.org/issue/66084
 	}
-	return b.ResolveReference(u).String(), nil
-}
-
-func fragOf(u *url.URL) string {
-	if u.Fragment == "" && u.RawFragment == "" && !strings.HasSuffix(u.String(), "#") {
-		return ""
+	out := r.String()
+	if strings.Contains(ref, "#") {
+		out += "#" + frag
 	}
-	return "#" + u.EscapedFragment()
+	return out, nil
 }
 
 func splitFragment(uri string) (string, string) {
@@ -393,31 +388,44 @@ func (r *registry) walk(d *sdoc, v any, ptr, base string, draft int, parent, res
 	if draft == draft4 {
 		idKey = "id"
 	}
-	// In drafts up to 7, $id next to $ref is ignored along with everything else.
+	// $id as the Validator (santhosh-tekuri/jsonschema) reads it, so that
+	// both resolve references to the same subschemas: the part before "#"
+	// names a resource, resolved against the enclosing base; in drafts up
+	// to 7 a plain-name fragment declares an anchor, and $id next to $ref
+	// is ignored with everything else. "$id": "#/properties/name", as some
+	// schema generators write, names nothing.
 	_, hasRef := o.vals["$ref"]
 	if id, ok := o.vals[idKey].(string); ok && !(hasRef && draft <= draft7) {
-		abs, err := resolveURI(base, id)
-		if err != nil {
-			return nil, &SchemaError{Pointer: ptr, Keyword: idKey, Msg: fmt.Sprintf("invalid URI %q", id)}
-		}
-		noFrag, frag := splitFragment(abs)
-		if frag != "" && draft <= draft7 && !strings.HasPrefix(frag, "/") {
-			// "$id": "#foo" declares a plain-name anchor in old drafts.
-			r.anchors[noFrag+"#"+frag] = s
-		} else if noFrag != "" {
-			s.base = noFrag
+		idRes, frag := splitFragment(id)
+		if idRes != "" {
+			abs, err := resolveURI(base, idRes)
+			if err != nil {
+				return nil, &SchemaError{Pointer: ptr, Keyword: idKey, Msg: fmt.Sprintf("invalid URI %q", id)}
+			}
+			abs, _ = splitFragment(abs)
+			if prev, dup := r.resources[abs]; dup && !(prev.doc == d && prev.ptr == ptr) {
+				return nil, &SchemaError{Pointer: ptr, Keyword: idKey, Msg: fmt.Sprintf("duplicate $id %q: also at #%s", abs, prev.ptr)}
+			}
+			s.base = abs
 			s.isRes = true
 			s.resTop = s
-			if _, dup := r.resources[noFrag]; !dup {
-				r.resources[noFrag] = s
+			r.resources[abs] = s
+		}
+		if frag != "" && draft <= draft7 && !strings.HasPrefix(frag, "/") {
+			if err := r.addAnchor(s, frag); err != nil {
+				return nil, err
 			}
 		}
 	}
 	if a, ok := o.vals["$anchor"].(string); ok {
-		r.anchors[s.base+"#"+a] = s
+		if err := r.addAnchor(s, a); err != nil {
+			return nil, err
+		}
 	}
 	if a, ok := o.vals["$dynamicAnchor"].(string); ok {
-		r.anchors[s.base+"#"+a] = s
+		if err := r.addAnchor(s, a); err != nil {
+			return nil, err
+		}
 		r.dynamic[s.base+"#"+a] = s
 		r.resDyn[s.base] = true
 		s.dynAnc = a
@@ -478,6 +486,17 @@ func (r *registry) walk(d *sdoc, v any, ptr, base string, draft int, parent, res
 		}
 	}
 	return s, nil
+}
+
+// addAnchor declares anchor a at s, in the resource s belongs to. Two
+// subschemas of a resource may not declare the same anchor.
+func (r *registry) addAnchor(s *sloc, a string) error {
+	key := s.base + "#" + a
+	if prev, dup := r.anchors[key]; dup && !(prev.doc == s.doc && prev.ptr == s.ptr) {
+		return &SchemaError{Pointer: s.ptr, Msg: fmt.Sprintf("duplicate anchor %q in %q: also at #%s", a, s.base, prev.ptr)}
+	}
+	r.anchors[key] = s
+	return nil
 }
 
 func (r *registry) noteName(name string) {

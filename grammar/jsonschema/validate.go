@@ -77,11 +77,10 @@ func NewValidatorWithOptions(schema []byte, opts *Options) (*Validator, error) {
 	}
 	c.UseRegexpEngine(validatorRegexp)
 	c.UseLoader(validatorLoader{opts.Loader})
-	const url = "urn:locallm:schema"
-	if err := c.AddResource(url, doc); err != nil {
+	if err := c.AddResource(BaseURI, doc); err != nil {
 		return nil, &SchemaError{Msg: err.Error(), Err: err}
 	}
-	sch, err := c.Compile(url)
+	sch, err := c.Compile(BaseURI)
 	if err != nil {
 		return nil, &SchemaError{Msg: err.Error(), Err: err}
 	}
