@@ -84,18 +84,16 @@ func compileConstraint(so *llm.StructuredOutput) (*constraint, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: schema: %v", llm.ErrBadInput, err)
 		}
-		return cachedConstraint(fmt.Sprintf("schema|%v|%s", so.Lenient, data), func() (*constraint, error) {
-			// Formats are constraints here: whoever asks for a date wants one.
-			opts := &jsonschema.Options{Lenient: so.Lenient, FormatAssertion: true}
-			g, err := jsonschema.Compile(data, opts)
+		return cachedConstraint(fmt.Sprintf("schema|%v|%s", so.Strict, data), func() (*constraint, error) {
+			// The defaults locallm grammar prints with: formats asserted,
+			// lenient unless Strict.
+			opts := jsonschema.GenerationOptions()
+			opts.Lenient = !so.Strict
+			c, err := jsonschema.NewConstraint(data, opts)
 			if err != nil {
 				return nil, fmt.Errorf("%w: schema: %w", llm.ErrBadInput, err)
 			}
-			v, err := jsonschema.NewValidatorWithOptions(data, opts)
-			if err != nil {
-				return nil, fmt.Errorf("%w: schema: %w", llm.ErrBadInput, err)
-			}
-			return &constraint{grammar: g, validate: v.Validate}, nil
+			return &constraint{grammar: c.Grammar, validate: c.Validator.Validate}, nil
 		})
 	case so.GBNF != "":
 		return cachedConstraint("gbnf|"+so.GBNF, func() (*constraint, error) {

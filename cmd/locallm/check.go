@@ -118,7 +118,9 @@ func compileStructured(so *llm.StructuredOutput) error {
 		} else if data, err = json.Marshal(so.Schema); err != nil {
 			return fmt.Errorf("not JSON: %v", err)
 		}
-		_, err = jsonschema.Compile(data, &jsonschema.Options{Lenient: so.Lenient, FormatAssertion: true})
+		opts := jsonschema.GenerationOptions()
+		opts.Lenient = !so.Strict
+		_, err = jsonschema.NewConstraint(data, opts)
 	case so.GBNF != "":
 		_, err = gbnf.Parse("grammar", so.GBNF)
 	default:

@@ -163,3 +163,18 @@ func ExampleNewValidatorWithOptions() {
 	// Output:
 	// true false
 }
+
+func ExampleNewConstraint() {
+	// What generation compiles a schema to: a grammar for sampling and a
+	// validator for the finished output, with the same (default) options.
+	c, err := jsonschema.NewConstraint([]byte(`{"type": "string", "format": "date"}`), jsonschema.GenerationOptions())
+	if err != nil {
+		panic(err)
+	}
+	out := []byte(`"2024-02-29"`)
+	fmt.Println(c.Grammar.Accepts(string(out)), c.Validator.Validate(out))
+	fmt.Println(c.Grammar.Accepts(`"2024-02-30"`), c.Validator.Validate([]byte(`"2024-02-30"`)) != nil)
+	// Output:
+	// true <nil>
+	// false true
+}

@@ -14,7 +14,7 @@ import (
 // TestSchemaIDs: schemas that name their parts the way schema generators
 // and hand-written multi-part schemas do (relative $id on subschemas,
 // fragment-only $id, nested resources, $anchor, $dynamicRef under an
-// anonymous root) compile (formats asserted) and build a Validator, and
+// anonymous root) compile with GenerationOptions and build a Validator, and
 // grammar and validator agree on every instance: the valid ones get
 // through both, the invalid ones through neither.
 func TestSchemaIDs(t *testing.T) {
@@ -29,9 +29,9 @@ func TestSchemaIDs(t *testing.T) {
 		t.Run(strings.TrimSuffix(filepath.Base(f), ".json"), func(t *testing.T) {
 			schema, err := os.ReadFile(f)
 			require.NoError(t, err)
-			g, err := Compile(schema, &Options{FormatAssertion: true})
+			g, err := Compile(schema, GenerationOptions())
 			require.NoError(t, err)
-			v, err := NewValidatorWithOptions(schema, &Options{FormatAssertion: true})
+			v, err := NewValidatorWithOptions(schema, GenerationOptions())
 			require.NoError(t, err)
 			data, err := os.ReadFile(strings.TrimSuffix(f, ".json") + ".instances.json")
 			require.NoError(t, err)
@@ -62,7 +62,7 @@ func TestSchemaIDErrors(t *testing.T) {
 		{"relative $ids under a URN", `{"$id":"urn:example:root","properties":{"a":{"$id":"a.json","type":"string"}}}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, cerr := Compile([]byte(tc.schema), &Options{FormatAssertion: true})
+			_, cerr := Compile([]byte(tc.schema), GenerationOptions())
 			_, verr := NewValidator([]byte(tc.schema))
 			assert.Error(t, verr)
 			assert.Error(t, cerr)
@@ -74,7 +74,7 @@ func TestSchemaIDErrors(t *testing.T) {
 // Loader as the same absolute URI from the compiler and the validator.
 func TestBaseURI(t *testing.T) {
 	var asked []string
-	opts := &Options{FormatAssertion: true}
+	opts := GenerationOptions()
 	opts.Loader = func(uri string) ([]byte, error) {
 		asked = append(asked, uri)
 		return []byte(`{"type":"integer","minimum":5}`), nil

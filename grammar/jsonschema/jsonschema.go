@@ -56,14 +56,18 @@ type Options struct {
 	MaxWhitespace int
 	// PropertyOrder of named object members; default PropertyOrderSchema.
 	PropertyOrder PropertyOrder
-	// Lenient approximates, from above, the keywords a grammar cannot
-	// express (uniqueItems beyond small finite cases, a pattern with
-	// lookarounds or backreferences, a complement that needs "some
-	// property breaks additionalProperties", ...), so that the grammar accepts a
-	// superset of the valid documents; the caller must validate the output
-	// (see Validator). By default (strict) such keywords are an error
-	// naming the keyword and its JSON pointer, and every document the
-	// grammar accepts is valid.
+	// Lenient approximates, from above, what a grammar cannot express or
+	// the limits cannot hold (uniqueItems beyond small finite cases, a
+	// pattern with lookarounds or backreferences, a complement that needs
+	// "some property breaks additionalProperties", a reference to a
+	// metaschema, an in-place reference cycle, more than 256 alternatives
+	// of objects or arrays, which become one that holds them all, a
+	// pattern and a format together too large for one automaton), so that
+	// the grammar accepts a superset of the valid documents; the caller
+	// must validate the output (see Validator and NewConstraint). By
+	// default (strict) such schemas are an error naming the keyword and
+	// its JSON pointer, and every document the grammar accepts is valid.
+	// Generation is lenient (GenerationOptions).
 	Lenient bool
 	// FormatAssertion makes "format" a constraint, as the 2020-12 format
 	// assertion vocabulary does. Every format 2020-12 defines is compiled,
@@ -76,9 +80,10 @@ type Options struct {
 	// annotation, as JSON Schema 2020-12 specifies by default.
 	FormatAssertion bool
 	// MaxGrammarBytes bounds the grammar's size; a schema that needs more
-	// is an error wrapping ErrTooComplex. 0 means 8 MiB. Compilation is
-	// also bounded inside (automata of 20,000 states, 20,000 nodes), so
-	// any input compiles or fails in bounded time.
+	// is an error wrapping ErrTooComplex. 0 (and anything larger) means
+	// gbnf.MaxSourceSize, 4 MiB, the most gbnf.Parse takes. Compilation is
+	// also bounded inside (automata of 20,000 states, 20,000 nodes,
+	// 100,000 rules), so any input compiles or fails in bounded time.
 	MaxGrammarBytes int
 	// Loader fetches documents that $ref names outside the schema, by
 	// absolute URI without fragment. Default nil: such references are an
@@ -187,4 +192,46 @@ func buildRoot(root any, opts *Options) (*compiler, *snode, error) {
 		return nil, nil, &SchemaError{Msg: err.Error(), Err: err}
 	}
 	return c, n, nil
+}
+
+// GenerationOptions returns the options structured generation compiles a
+// schema with (llamacpp, unless the request is strict), and that locallm
+// grammar starts from, so that it prints the grammar generation uses:
+// formats asserted (whoever asks for a date wants one), compact white
+// space, properties in schema order, and lenient, because generation
+// validates every output: a grammar cannot express some keywords that a
+// sixth of real-world schemas use (uniqueItems above all), and a lenient
+// grammar still keeps to the schema everywhere else. The zero Options,
+// what Compile takes for nil, is strict instead: a grammar used without
+// the validator must not admit invalid documents. Each call returns a new
+// value, which the caller may change.
+func GenerationOptions() *Options {
+	return &Options{FormatAssertion: true, Lenient: true}
+}
+
+// Constraint is a schema compiled for structured generation: the grammar
+// that guides sampling and the Validator that checks finished outputs,
+// made from one schema with one Options.
+type Constraint struct {
+	Grammar   *gbnf.Grammar
+	Validator *Validator
+}
+
+// NewConstraint compiles schema to a grammar (Compile) and a validator
+// (NewValidatorWithOptions) with the same options; nil opts means
+// GenerationOptions. It fails if either fails, so that a schema that
+// compiles here is one generation can use.
+func NewConstraint(schema []byte, opts *Options) (*Constraint, error) {
+	if opts == nil {
+		opts = GenerationOptions()
+	}
+	g, err := Compile(schema, opts)
+	if err != nil {
+		return nil, err
+	}
+	v, err := NewValidatorWithOptions(schema, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Constraint{Grammar: g, Validator: v}, nil
 }
