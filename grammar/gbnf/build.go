@@ -20,6 +20,7 @@ import (
 // (see NewBuilder).
 type Builder struct {
 	names  map[string]bool // taken names, defined or reserved
+	next   map[string]int  // per base name, the suffix after which to look for a free one
 	order  []string
 	bodies map[string]string
 	shared map[string]string // helper bodies already defined -> rule name
@@ -29,7 +30,7 @@ type Builder struct {
 // NewBuilder returns an empty Builder. The reserved names are never
 // handed out by Name: the caller defines them itself when it needs them.
 func NewBuilder(reserved ...string) *Builder {
-	b := &Builder{names: map[string]bool{}, bodies: map[string]string{}, shared: map[string]string{}}
+	b := &Builder{names: map[string]bool{}, next: map[string]int{}, bodies: map[string]string{}, shared: map[string]string{}}
 	b.Reserve(reserved...)
 	return b
 }
@@ -63,10 +64,16 @@ func (b *Builder) Name(hint string) string {
 	if base == "" {
 		base = "r"
 	}
+	// Names are never freed, so the search for a base's next free suffix
+	// starts after the last one found: naming stays linear when thousands
+	// of rules share a hint.
 	name := base
-	for i := 2; b.names[name]; i++ {
+	i := max(b.next[base], 1)
+	for b.names[name] {
+		i++
 		name = base + "-" + strconv.Itoa(i)
 	}
+	b.next[base] = i
 	b.names[name] = true
 	return name
 }

@@ -192,7 +192,7 @@ func (c *compiler) compileSchema(n *snode) (*vset, error) {
 		if err != nil {
 			return nil, err
 		}
-		if v, err = c.vAnd(v, w); err != nil {
+		if v, err = c.vAnd(v, w, k.n.under); err != nil {
 			return nil, err
 		}
 	}
@@ -273,7 +273,7 @@ func (c *compiler) ownKeywords(k *kwCtx) (*vset, error) {
 		if err != nil {
 			return nil, k.errf("const", "%v", err)
 		}
-		if v, err = c.vAnd(v, w); err != nil {
+		if v, err = c.vAnd(v, w, k.n.under); err != nil {
 			return nil, err
 		}
 	}
@@ -282,17 +282,30 @@ func (c *compiler) ownKeywords(k *kwCtx) (*vset, error) {
 		if !ok {
 			return nil, k.errf("enum", "must be an array")
 		}
+		// Strings make one automaton at once: a union per member would
+		// minimise an ever larger automaton once per member, which is
+		// minutes for enums of thousands of names.
 		u := &vset{}
+		var words []string
 		for _, x := range arr {
+			if s, ok := x.(string); ok {
+				words = append(words, s)
+				continue
+			}
 			w, err := c.valueSet(x)
 			if err != nil {
 				return nil, k.errf("enum", "%v", err)
 			}
-			if u, err = c.vOr(u, w); err != nil {
+			if u, err = c.vOr(u, w, k.n.under); err != nil {
 				return nil, err
 			}
 		}
-		if v, err = c.vAnd(v, u); err != nil {
+		if len(words) > 0 {
+			if u, err = c.vOr(u, &vset{str: strWords(words...)}, k.n.under); err != nil {
+				return nil, err
+			}
+		}
+		if v, err = c.vAnd(v, u, k.n.under); err != nil {
 			return nil, err
 		}
 	}
@@ -760,8 +773,8 @@ func (c *compiler) objectKeywords(k *kwCtx) ([]*objAlt, error) {
 			}
 		}
 		var err error
-		alts, err = crossAnd(c, alts, []*objAlt{absent, present}, func(x, y *objAlt) (*objAlt, bool, error) {
-			z, err := c.objAnd(x, y)
+		alts, err = crossAnd(c, alts, []*objAlt{absent, present}, k.n.under, c.hullObjs, func(x, y *objAlt) (*objAlt, bool, error) {
+			z, err := c.objAnd(x, y, k.n.under)
 			return z, z != nil, err
 		})
 		if err != nil {
@@ -983,6 +996,35 @@ func (c *compiler) ifThenElse(k *kwCtx) (*snode, error) {
 	return n, nil
 }
 
+// metaschemaRef handles a reference to a JSON Schema metaschema (a
+// property whose value is itself a schema), which the document does not
+// hold. The Validator has the metaschemas built in and never asks the
+// Loader for them; neither does the compiler, which has no grammar of
+// schema documents: in lenient mode a schema is approximated as any object
+// or boolean (a part of one, as any value; from below, as nothing), in
+// strict mode the reference is unsupported.
+func (c *compiler) metaschemaRef(k *kwCtx, kw, abs string) (*snode, bool, error) {
+	noFrag, frag := splitFragment(abs)
+	if _, known := c.reg.resources[noFrag]; known {
+		return nil, false, nil
+	}
+	if _, meta := draftOf(noFrag); !meta {
+		return nil, false, nil
+	}
+	if err := c.approx(k.loc, kw, fmt.Sprintf("%q names a JSON Schema metaschema: a grammar of schema documents is not built in", abs)); err != nil {
+		return nil, true, err
+	}
+	switch {
+	case k.n.under:
+		return c.noneN, true, nil
+	case frag != "" && frag != "/":
+		return c.anyN, true, nil
+	}
+	v := c.vAnyFull()
+	v.null, v.num, v.str, v.arrs = false, nil, nil, nil
+	return c.fixed(v, "schema"), true, nil
+}
+
 // resolve finds the node a reference names.
 func (c *compiler) resolve(k *kwCtx, kw, ref string, dynamic bool) (*snode, error) {
 	if kw == "$recursiveRef" {
@@ -991,6 +1033,9 @@ func (c *compiler) resolve(k *kwCtx, kw, ref string, dynamic bool) (*snode, erro
 	abs, err := resolveURI(k.loc.base, ref)
 	if err != nil {
 		return nil, k.errf(kw, "invalid reference %q", ref)
+	}
+	if n, ok, err := c.metaschemaRef(k, kw, abs); ok {
+		return n, err
 	}
 	t, err := c.reg.lookup(abs)
 	if err != nil {

@@ -12,10 +12,16 @@
 // validation of the finished output; see Compile and Options. In strict
 // mode the grammar accepts exactly the valid documents, up to spelling
 // (compact JSON, properties in schema order, numbers without exponents).
+// GenerationOptions, what generation and locallm grammar use, is lenient,
+// and NewConstraint builds the grammar and the Validator together: on
+// SchemaStore's schemas, strict mode compiles about 70% of them, lenient
+// mode about 98%, and no invalid test document gets through grammar and
+// validator (see TestSchemaCorpus).
 //
 // The compiler works in layers, as santhosh-tekuri/jsonschema does: load
-// (numbers kept exact, duplicate keys and trailing data rejected, $id and
-// $anchor resolved), compile (each $ref compiled once, so recursion becomes
+// (numbers kept exact, duplicate keys and trailing data rejected, $id,
+// $anchor and $dynamicAnchor resolved against BaseURI as the Validator
+// resolves them), compile (each $ref compiled once, so recursion becomes
 // one rule; string and number constraints become automata of package
 // regex), emit. The emitter writes rule bodies as GBNF text into a
 // gbnf.Builder, and the text is parsed once, inside Compile, into the
@@ -51,10 +57,10 @@
 //
 // # Concurrency
 //
-// Compile, CompileValue, CompileType, For and NewValidator are safe for
-// concurrent use: compilations share only immutable caches (format
-// automata, Unicode classes). A *Validator is safe for concurrent use. An
-// Options value is only read.
+// Compile, CompileValue, CompileType, For, NewValidator and NewConstraint
+// are safe for concurrent use: compilations share only immutable caches
+// (format automata, Unicode classes). A *Validator and a *Constraint are
+// safe for concurrent use. An Options value is only read.
 //
 // # Panics
 //

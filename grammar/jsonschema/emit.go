@@ -14,9 +14,9 @@ import (
 // repetitions above llama.cpp's limit of 2000 are nested so that counts
 // stay exact.
 
-// maxGrammarBytes bounds the emitted text unless
-// Options.MaxGrammarBytes says otherwise.
-const maxGrammarBytes = 8 << 20
+// maxGrammarBytes bounds the emitted text: the most gbnf.Parse takes.
+// Options.MaxGrammarBytes may only lower it.
+const maxGrammarBytes = gbnf.MaxSourceSize
 
 type emitter struct {
 	c        *compiler
@@ -104,7 +104,7 @@ func (e *emitter) emitRoot(n *snode) error {
 		}
 		e.b.Define(e.nodeRule[x], body)
 		limit := e.c.opts.MaxGrammarBytes
-		if limit <= 0 {
+		if limit <= 0 || limit > maxGrammarBytes {
 			limit = maxGrammarBytes
 		}
 		if e.b.Size() > limit || e.b.Len() > maxRuleCount {
@@ -456,7 +456,10 @@ func (e *emitter) str(s *strSet, hint string) (string, error) {
 	if err != nil {
 		frag, ok := e.strStructural(s)
 		if !ok {
-			return "", err
+			if !e.c.lenient {
+				return "", err
+			}
+			return e.strApprox(s, hint)
 		}
 		return `"\"" ` + frag + ` "\""`, nil
 	}
@@ -471,6 +474,24 @@ func (e *emitter) str(s *strSet, hint string) (string, error) {
 		return e.literals(lits, hint+"-str"), nil
 	}
 	return `"\"" ` + e.dfa(d, hint+"-str", true) + ` "\""`, nil
+}
+
+// strApprox writes, in lenient mode, a set of strings too large for one
+// automaton from above: by one of its patterns or formats alone, or its
+// lengths alone, or as any string. (At emission every set is part of the
+// grammar's language, so above is always the safe side.) A format with a
+// pattern, such as "format": "regex" beside "minLength", is the usual case.
+func (e *emitter) strApprox(s *strSet, hint string) (string, error) {
+	for _, a := range s.atoms {
+		one := &strSet{maxLen: -1, atoms: []*strAtom{a}}
+		if frag, ok := e.strStructural(one); ok {
+			return `"\"" ` + frag + ` "\""`, nil
+		}
+		if d, err := a.dfa(); err == nil && !d.IsEmpty() {
+			return `"\"" ` + e.dfa(d, hint+"-str", true) + ` "\""`, nil
+		}
+	}
+	return `"\"" ` + e.b.Rep(e.use("char"), s.minLen, s.maxLen) + ` "\""`, nil
 }
 
 // dfa writes an automaton as rules and returns the start rule. With json,

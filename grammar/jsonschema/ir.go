@@ -109,7 +109,7 @@ const (
 	maxExists    = 4
 	maxNodes     = 20000
 	maxAlts      = 256
-	maxRuleCount = 20000
+	maxRuleCount = 100000
 )
 
 type compiler struct {
@@ -320,6 +320,14 @@ func (c *compiler) force(n *snode) (*vset, error) {
 			// started within the question is a true in-place cycle.)
 			return nil, errEmptyUnknown
 		}
+		if c.lenient {
+			// Lenient: the cycle adds nothing the rest of the schema does
+			// not say; from below, it admits nothing.
+			if n.under {
+				return &vset{}, nil
+			}
+			return c.vAnyFull(), nil
+		}
 		loc := n.loc
 		if loc == nil {
 			loc = n.origin
@@ -350,7 +358,7 @@ func (c *compiler) force(n *snode) (*vset, error) {
 			}
 			var w *vset
 			if w, err = c.force(a); err == nil {
-				v, err = c.vAnd(v, w)
+				v, err = c.vAnd(v, w, n.under)
 			}
 		}
 	case nkOr:
@@ -361,7 +369,7 @@ func (c *compiler) force(n *snode) (*vset, error) {
 			}
 			var w *vset
 			if w, err = c.force(a); err == nil {
-				v, err = c.vOr(v, w)
+				v, err = c.vOr(v, w, n.under)
 			}
 		}
 	case nkNot:
@@ -370,8 +378,10 @@ func (c *compiler) force(n *snode) (*vset, error) {
 			v, err = c.vNot(w, n)
 		}
 	}
-	if err == nil && v != nil && (len(v.arrs) > maxAlts || len(v.objs) > maxAlts) {
-		err = ErrTooComplex
+	if err == nil && v != nil {
+		if v.arrs, err = limitAlts(c, v.arrs, n.under, c.hullArrs); err == nil {
+			v.objs, err = limitAlts(c, v.objs, n.under, c.hullObjs)
+		}
 	}
 	if err == errEmptyUnknown {
 		n.state = 0 // not settled: compile it again when asked outside
@@ -403,7 +413,9 @@ func (c *compiler) locate(err error, n *snode) error {
 	return se
 }
 
-func (c *compiler) vAnd(a, b *vset) (*vset, error) {
+// vAnd intersects two sets; under says which way lenient mode
+// approximates unions of alternatives past the limits (see approx.go).
+func (c *compiler) vAnd(a, b *vset, under bool) (*vset, error) {
 	if c.isAnyVset(a) {
 		return b, nil
 	}
@@ -418,35 +430,22 @@ func (c *compiler) vAnd(a, b *vset) (*vset, error) {
 	if out.str, err = strAnd(a.str, b.str); err != nil {
 		return nil, err
 	}
-	for _, x := range a.arrs {
-		for _, y := range b.arrs {
-			z, err := c.arrAnd(x, y)
-			if err != nil {
-				return nil, err
-			}
-			if z != nil {
-				out.arrs = append(out.arrs, z)
-			}
-		}
+	if out.arrs, err = crossAnd(c, a.arrs, b.arrs, under, c.hullArrs, func(x, y *arrAlt) (*arrAlt, bool, error) {
+		z, err := c.arrAnd(x, y)
+		return z, z != nil, err
+	}); err != nil {
+		return nil, err
 	}
-	for _, x := range a.objs {
-		for _, y := range b.objs {
-			z, err := c.objAnd(x, y)
-			if err != nil {
-				return nil, err
-			}
-			if z != nil {
-				out.objs = append(out.objs, z)
-			}
-		}
-	}
-	if len(out.arrs) > maxAlts || len(out.objs) > maxAlts {
-		return nil, ErrTooComplex
+	if out.objs, err = crossAnd(c, a.objs, b.objs, under, c.hullObjs, func(x, y *objAlt) (*objAlt, bool, error) {
+		z, err := c.objAnd(x, y, under)
+		return z, z != nil, err
+	}); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
 
-func (c *compiler) vOr(a, b *vset) (*vset, error) {
+func (c *compiler) vOr(a, b *vset, under bool) (*vset, error) {
 	out := &vset{null: a.null || b.null, bools: a.bools | b.bools}
 	var err error
 	if out.num, err = numOr(a.num, b.num); err != nil {
@@ -455,10 +454,11 @@ func (c *compiler) vOr(a, b *vset) (*vset, error) {
 	if out.str, err = strOr(a.str, b.str); err != nil {
 		return nil, err
 	}
-	out.arrs = c.unionArrs(a.arrs, b.arrs)
-	out.objs = c.unionObjs(a.objs, b.objs)
-	if len(out.arrs) > maxAlts || len(out.objs) > maxAlts {
-		return nil, ErrTooComplex
+	if out.arrs, err = limitAlts(c, c.unionArrs(a.arrs, b.arrs), under, c.hullArrs); err != nil {
+		return nil, err
+	}
+	if out.objs, err = limitAlts(c, c.unionObjs(a.objs, b.objs), under, c.hullObjs); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -594,7 +594,7 @@ func (c *compiler) val(o *objAlt, name string) (*snode, bool, error) {
 	return n, false, err
 }
 
-func (c *compiler) objAnd(a, b *objAlt) (*objAlt, error) {
+func (c *compiler) objAnd(a, b *objAlt, under bool) (*objAlt, error) {
 	out := &objAlt{minP: max(a.minP, b.minP), maxP: minBound(a.maxP, b.maxP)}
 	seen := map[string]bool{}
 	for _, src := range [][]objProp{a.props, b.props} {
@@ -643,7 +643,15 @@ func (c *compiler) objAnd(a, b *objAlt) (*objAlt, error) {
 		}
 	}
 	if len(out.exists) > maxExists {
-		return nil, ErrTooComplex
+		// Lenient: fewer "some member" constraints is a larger set, or,
+		// from below, none at all.
+		switch {
+		case !c.lenient:
+			return nil, ErrTooComplex
+		case under:
+			return nil, nil
+		}
+		out.exists = out.exists[:maxExists]
 	}
 	switch {
 	case a.names == nil:
@@ -725,26 +733,6 @@ func (c *compiler) vNot(v *vset, n *snode) (*vset, error) {
 	return out, nil
 }
 
-// crossAnd intersects two unions of alternatives.
-func crossAnd[T any](c *compiler, xs, ys []T, and func(x, y T) (T, bool, error)) ([]T, error) {
-	var out []T
-	for _, x := range xs {
-		for _, y := range ys {
-			z, ok, err := and(x, y)
-			if err != nil {
-				return nil, err
-			}
-			if ok {
-				out = append(out, z)
-			}
-			if len(out) > maxAlts {
-				return nil, ErrTooComplex
-			}
-		}
-	}
-	return out, nil
-}
-
 func (c *compiler) arrsNot(alts []*arrAlt, n *snode) ([]*arrAlt, error) {
 	result := []*arrAlt{anyArrAlt(c.anyN)}
 	for _, a := range alts {
@@ -752,7 +740,7 @@ func (c *compiler) arrsNot(alts []*arrAlt, n *snode) ([]*arrAlt, error) {
 		if err != nil {
 			return nil, err
 		}
-		result, err = crossAnd(c, result, terms, func(x, y *arrAlt) (*arrAlt, bool, error) {
+		result, err = crossAnd(c, result, terms, n.under, c.hullArrs, func(x, y *arrAlt) (*arrAlt, bool, error) {
 			z, err := c.arrAnd(x, y)
 			return z, z != nil, err
 		})
@@ -830,8 +818,8 @@ func (c *compiler) objsNot(alts []*objAlt, n *snode) ([]*objAlt, error) {
 		if err != nil {
 			return nil, err
 		}
-		result, err = crossAnd(c, result, terms, func(x, y *objAlt) (*objAlt, bool, error) {
-			z, err := c.objAnd(x, y)
+		result, err = crossAnd(c, result, terms, n.under, c.hullObjs, func(x, y *objAlt) (*objAlt, bool, error) {
+			z, err := c.objAnd(x, y, n.under)
 			return z, z != nil, err
 		})
 		if err != nil {

@@ -30,8 +30,12 @@ type arrCat struct {
 	inc []bool // which counters this item adds to
 }
 
-// maxCountStates bounds the counting automata of arrays and objects.
-const maxCountStates = 4096
+// maxCountStates bounds the counting automata of arrays and objects;
+// maxCounters, the count constraints ("contains") of one array.
+const (
+	maxCountStates = 4096
+	maxCounters    = 6
+)
 
 func (c *compiler) arrLayoutOf(a *arrAlt) (*arrLayout, error) {
 	if l, ok := c.layouts[a]; ok {
@@ -51,8 +55,12 @@ func (c *compiler) arrLayoutOf(a *arrAlt) (*arrLayout, error) {
 		for len(l.items) < p {
 			l.items = append(l.items, l.rest)
 		}
-		if len(l.counters) > 6 {
-			return nil, ErrTooComplex
+		if len(l.counters) > maxCounters {
+			// Lenient: fewer counts is a larger set.
+			if !c.lenient {
+				return nil, ErrTooComplex
+			}
+			l.counters = l.counters[:maxCounters]
 		}
 		for i := 0; i <= len(l.items); i++ {
 			item := l.rest
@@ -348,7 +356,11 @@ func (c *compiler) objLayoutOf(o *objAlt) (*objLayout, error) {
 	}
 	rules := o.rules
 	if len(rules) > maxRules {
-		return nil, ErrTooComplex
+		// Lenient: fewer rules on the keys not named is a larger set.
+		if !c.lenient {
+			return nil, ErrTooComplex
+		}
+		rules = rules[:maxRules]
 	}
 	var extra []objProp
 	for mask := 0; mask < 1<<len(rules) && others != nil; mask++ {
