@@ -92,13 +92,17 @@ func (c *compiler) hullObjs(alts []*objAlt) (*objAlt, error) {
 	}
 	for _, name := range names {
 		var ns []*snode
+		seen := map[*snode]bool{} // alternatives mostly share value nodes
 		required := true
 		for _, a := range alts {
 			n, req, err := c.val(a, name)
 			if err != nil {
 				return nil, err
 			}
-			ns = append(ns, n)
+			if !seen[n] {
+				seen[n] = true
+				ns = append(ns, n)
+			}
 			required = required && req
 		}
 		n, err := c.or(ns...)
@@ -149,8 +153,12 @@ func (c *compiler) hullArrs(alts []*arrAlt) (*arrAlt, error) {
 	}
 	item := func(i int) (*snode, error) {
 		var ns []*snode
+		seen := map[*snode]bool{}
 		for _, a := range alts {
-			ns = append(ns, a.item(i))
+			if n := a.item(i); !seen[n] {
+				seen[n] = true
+				ns = append(ns, n)
+			}
 		}
 		return c.or(ns...)
 	}

@@ -121,6 +121,7 @@ type compiler struct {
 	noneN   *snode
 	lenient bool
 	layouts map[any]any
+	others  map[string]*strSet // keys not among a set of names (otherKeys)
 	steps   int
 	// speculative holds, per emptiness question in progress, the
 	// sequence number of the last node started before it was asked.

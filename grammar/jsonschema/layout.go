@@ -2,7 +2,9 @@ package jsonschema
 
 import (
 	"errors"
+	"slices"
 	"sort"
+	"strings"
 )
 
 // Layouts are the shapes the emitter writes for array and object
@@ -302,6 +304,26 @@ type objRegion struct {
 	n    *snode
 }
 
+// otherKeys is the set of keys not among names, once per set of names:
+// the alternatives of an object (and a hull of them) name the same
+// properties over and over, and the complement of a large set of words is
+// a costly automaton.
+func (c *compiler) otherKeys(names []string) (*strSet, error) {
+	key := strings.Join(slices.Sorted(slices.Values(names)), "\x00")
+	if s, ok := c.others[key]; ok {
+		return s, nil
+	}
+	s, err := strNot(strWords(names...))
+	if err != nil {
+		return nil, err
+	}
+	if c.others == nil {
+		c.others = map[string]*strSet{}
+	}
+	c.others[key] = s
+	return s, nil
+}
+
 // maxRules bounds the rules of one object (the regions are subsets of them).
 const maxRules = 8
 
@@ -342,7 +364,7 @@ func (c *compiler) objLayoutOf(o *objAlt) (*objLayout, error) {
 	// Keys not named: split by which rules hold them.
 	others := strAll()
 	if len(named) > 0 {
-		nx, err := strNot(strWords(named...))
+		nx, err := c.otherKeys(named)
 		if err != nil {
 			return nil, err
 		}
