@@ -14,9 +14,10 @@
 // (compact JSON, properties in schema order, numbers without exponents).
 // GenerationOptions, what generation and locallm grammar use, is lenient,
 // and NewConstraint builds the grammar and the Validator together: on
-// SchemaStore's schemas, strict mode compiles about 70% of them, lenient
-// mode about 98%, and no invalid test document gets through grammar and
-// validator (see TestSchemaCorpus).
+// SchemaStore's schemas and their test documents, about 69% of the schemas
+// pass in strict mode and 98% leniently, and of 1,003 invalid documents
+// one gets through grammar and validator, which the specification calls
+// valid (see TestSchemaCorpus).
 //
 // The compiler works in layers, as santhosh-tekuri/jsonschema does: load
 // (numbers kept exact, duplicate keys and trailing data rejected, $id,
