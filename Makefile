@@ -51,8 +51,10 @@ env:
 	@PORTABLE=$(PORTABLE) OPENMP=$(OPENMP) GO=$(GO) sh scripts/cgo-env
 
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./grammar/
-	$(GO) test -run '^$$' -fuzz FuzzCompileSchema -fuzztime 30s ./grammar/
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./grammar/gbnf/
+	$(GO) test -run '^$$' -fuzz FuzzMatch -fuzztime 30s ./grammar/gbnf/
+	$(GO) test -run '^$$' -fuzz FuzzRegex -fuzztime 30s ./grammar/regex/
+	$(GO) test -run '^$$' -fuzz FuzzCompileSchema -fuzztime 30s ./grammar/jsonschema/
 	$(GO) test -run '^$$' -fuzz FuzzRead -fuzztime 30s ./llamacpp/gguf/
 	CGO_ENABLED=0 $(GO) test -run '^$$' -fuzz FuzzRequest -fuzztime 30s ./llm/server/
 

@@ -7,7 +7,9 @@ import (
 	"reflect"
 	"sync"
 
-	"github.com/locallm/locallm/grammar"
+	"github.com/locallm/locallm/grammar/gbnf"
+	"github.com/locallm/locallm/grammar/jsonschema"
+	"github.com/locallm/locallm/grammar/regex"
 	"github.com/locallm/locallm/llm"
 )
 
@@ -18,7 +20,7 @@ var ErrGrammar = errors.New("llamacpp: bad grammar")
 // constraint is a compiled structured-output request: the grammar value
 // the engine's guide follows, and a check of finished outputs.
 type constraint struct {
-	grammar  *grammar.Grammar
+	grammar  *gbnf.Grammar
 	validate func([]byte) error
 }
 
@@ -67,9 +69,9 @@ func schemaJSON(v any) ([]byte, error) {
 	case map[string]any, bool:
 		return json.Marshal(s)
 	case reflect.Type:
-		return grammar.SchemaFor(reflect.New(s).Elem().Interface())
+		return jsonschema.For(reflect.New(s).Elem().Interface())
 	}
-	return grammar.SchemaFor(v)
+	return jsonschema.For(v)
 }
 
 func compileConstraint(so *llm.StructuredOutput) (*constraint, error) {
@@ -82,26 +84,20 @@ func compileConstraint(so *llm.StructuredOutput) (*constraint, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: schema: %v", llm.ErrBadInput, err)
 		}
-		return cachedConstraint(fmt.Sprintf("schema|%v|%s", so.Lenient, data), func() (*constraint, error) {
-			// Formats are constraints here: whoever asks for a date wants one.
-			opts := &grammar.SchemaOptions{Lenient: so.Lenient, FormatAssertion: true}
-			gbnf, err := grammar.CompileSchema(data, opts)
+		return cachedConstraint(fmt.Sprintf("schema|%v|%s", so.Strict, data), func() (*constraint, error) {
+			// The defaults locallm grammar prints with: formats asserted,
+			// lenient unless Strict.
+			opts := jsonschema.GenerationOptions()
+			opts.Lenient = !so.Strict
+			c, err := jsonschema.NewConstraint(data, opts)
 			if err != nil {
 				return nil, fmt.Errorf("%w: schema: %w", llm.ErrBadInput, err)
 			}
-			v, err := grammar.NewValidatorWithOptions(data, opts)
-			if err != nil {
-				return nil, fmt.Errorf("%w: schema: %w", llm.ErrBadInput, err)
-			}
-			g, err := grammar.Parse("schema", gbnf)
-			if err != nil {
-				return nil, fmt.Errorf("%w: schema grammar: %w", ErrGrammar, err)
-			}
-			return &constraint{grammar: g, validate: v.Validate}, nil
+			return &constraint{grammar: c.Grammar, validate: c.Validator.Validate}, nil
 		})
 	case so.GBNF != "":
 		return cachedConstraint("gbnf|"+so.GBNF, func() (*constraint, error) {
-			g, err := grammar.Parse("gbnf", so.GBNF)
+			g, err := gbnf.Parse("gbnf", so.GBNF)
 			if err != nil {
 				return nil, fmt.Errorf("%w: %w", ErrGrammar, err)
 			}
@@ -109,13 +105,9 @@ func compileConstraint(so *llm.StructuredOutput) (*constraint, error) {
 		})
 	default:
 		return cachedConstraint("regex|"+so.Regex, func() (*constraint, error) {
-			gbnf, err := grammar.CompileRegex(so.Regex)
+			g, err := regex.Compile(so.Regex)
 			if err != nil {
 				return nil, fmt.Errorf("%w: regex: %w", llm.ErrBadInput, err)
-			}
-			g, err := grammar.Parse("regex", gbnf)
-			if err != nil {
-				return nil, fmt.Errorf("%w: regex grammar: %w", ErrGrammar, err)
 			}
 			return &constraint{grammar: g, validate: matcherCheck(g)}, nil
 		})
@@ -123,7 +115,7 @@ func compileConstraint(so *llm.StructuredOutput) (*constraint, error) {
 }
 
 // matcherCheck validates an output against a grammar with the Go matcher.
-func matcherCheck(g *grammar.Grammar) func([]byte) error {
+func matcherCheck(g *gbnf.Grammar) func([]byte) error {
 	return func(out []byte) error {
 		m := g.NewMatcher()
 		if err := m.Feed(out); err != nil {

@@ -126,7 +126,7 @@ func TestStructuredGBNFAndRegex(t *testing.T) {
 	bad := llm.Prompt("x")
 	bad.Structured = &llm.StructuredOutput{GBNF: `root ::= undefined-rule`}
 	badSchema := llm.Prompt("x")
-	badSchema.Structured = &llm.StructuredOutput{Schema: `{"type":"array","items":{"type":"string"},"uniqueItems":true}`}
+	badSchema.Structured = &llm.StructuredOutput{Schema: `{"type":"array","items":{"type":"string"},"uniqueItems":true}`, Strict: true}
 	out, err = l.Generate(context.Background(), []llm.Input{bad, badSchema}, 1, llm.GenerationParams{MaxNewTokens: 4})
 	require.NoError(t, err)
 	assert.ErrorIs(t, out[0].Err, llamacpp.ErrGrammar)

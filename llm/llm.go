@@ -121,9 +121,17 @@ type StructuredOutput struct {
 	GBNF string `json:"gbnf,omitempty" yaml:"gbnf,omitempty"`
 	// Regex is a regular expression (ECMA-262 subset) the whole output must match.
 	Regex string `json:"regex,omitempty" yaml:"regex,omitempty"`
-	// Lenient compiles schemas with keywords a grammar cannot express into
-	// an over-approximating grammar; outputs are then validated, and may be
-	// retried. The default, strict, rejects such schemas.
+	// Strict rejects a schema with keywords a grammar cannot express
+	// (uniqueItems beyond small cases, not, ...) with ErrBadInput naming
+	// the keyword, so that the grammar alone admits only valid outputs.
+	// By default such keywords are over-approximated: the grammar admits
+	// a superset of the valid outputs, and every output is validated
+	// (Output.Valid) and may be retried, so that real-world schemas
+	// generate (a sixth of them use uniqueItems).
+	Strict bool `json:"strict,omitempty" yaml:"strict,omitempty"`
+	// Lenient asks for the default, over-approximating compilation of
+	// schemas; it is kept for requests written when strict was the
+	// default, and may not be set together with Strict.
 	Lenient bool `json:"lenient,omitempty" yaml:"lenient,omitempty"`
 	// Retries is how many times an output that fails validation is
 	// generated again with a new seed. Default 0.
@@ -152,6 +160,9 @@ func (s *StructuredOutput) Validate() error {
 	}
 	if n != 1 {
 		return fmt.Errorf("%w: structured output needs exactly one of schema, gbnf and regex (has %d)", ErrBadInput, n)
+	}
+	if s.Strict && s.Lenient {
+		return fmt.Errorf("%w: structured output is both strict and lenient", ErrBadInput)
 	}
 	if s.Retries < 0 || s.Retries > MaxRetries {
 		return fmt.Errorf("%w: structured output retries = %d, want 0 to %d", ErrBadInput, s.Retries, MaxRetries)

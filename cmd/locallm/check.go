@@ -7,7 +7,9 @@ import (
 	"path/filepath"
 
 	"github.com/locallm/locallm/cmd/locallm/internal/job"
-	"github.com/locallm/locallm/grammar"
+	"github.com/locallm/locallm/grammar/gbnf"
+	"github.com/locallm/locallm/grammar/jsonschema"
+	"github.com/locallm/locallm/grammar/regex"
 	"github.com/locallm/locallm/llamacpp"
 	"github.com/locallm/locallm/llm"
 )
@@ -116,11 +118,13 @@ func compileStructured(so *llm.StructuredOutput) error {
 		} else if data, err = json.Marshal(so.Schema); err != nil {
 			return fmt.Errorf("not JSON: %v", err)
 		}
-		_, err = grammar.CompileSchema(data, &grammar.SchemaOptions{Lenient: so.Lenient, FormatAssertion: true})
+		opts := jsonschema.GenerationOptions()
+		opts.Lenient = !so.Strict
+		_, err = jsonschema.NewConstraint(data, opts)
 	case so.GBNF != "":
-		_, err = grammar.Parse("grammar", so.GBNF)
+		_, err = gbnf.Parse("grammar", so.GBNF)
 	default:
-		_, err = grammar.CompileRegex(so.Regex)
+		_, err = regex.Compile(so.Regex)
 	}
 	return err
 }

@@ -29,7 +29,7 @@ func TestCommandLineConvention(t *testing.T) {
 		{"bad bool", []string{"generate", "--stats=maybe"}, 2, "--stats maybe: want true or false"},
 		{"stray argument", []string{"info", "m.gguf"}, 2, `unexpected argument "m.gguf"; give the model as --model m.gguf`},
 		{"bad log level", []string{"grammar", "--log-level", "loud", "--schema", "x"}, 2, "--log-level loud: want one of off, debug, info, warn, error"},
-		{"closing tokens alone", []string{"generate", "-m", "m.gguf", "--closing-tokens", "5", "--dump-config"}, 2, "--lenient, --retries and --closing-tokens need --schema, --grammar or --regex"},
+		{"closing tokens alone", []string{"generate", "-m", "m.gguf", "--closing-tokens", "5", "--dump-config"}, 2, "--strict, --lenient, --retries and --closing-tokens need --schema, --grammar or --regex"},
 		{"two constraints", []string{"generate", "-m", "m.gguf", "--regex", "a", "--grammar", "g.gbnf"}, 2, "--grammar and --regex: give one of --schema, --grammar and --regex"},
 		{"prompt and input", []string{"generate", "-m", "m.gguf", "-p", "x", "-i", "in.jsonl"}, 2, "give --prompt or --messages, or --input, not both"},
 		{"quantize positional", []string{"quantize", "in.gguf", "out.gguf"}, 2, `unexpected argument "in.gguf"; give the model as --model in.gguf`},

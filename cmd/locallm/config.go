@@ -123,10 +123,12 @@ var configFlags = map[string]func(dst, src *jobSettings){
 	"shard":             func(d, s *jobSettings) { d.Shard = s.Shard },
 	"shard-count":       func(d, s *jobSettings) { d.ShardCount = s.ShardCount },
 	// A constraint from the flags replaces the file's (with the file's
-	// lenient, retries and closing_tokens, unless flags set them too).
+	// strict, lenient, retries and closing_tokens, unless flags set them
+	// too).
 	"schema":         copyConstraint,
 	"grammar":        copyConstraint,
 	"regex":          copyConstraint,
+	"strict":         func(d, s *jobSettings) { structuredOf(d).Strict = flagsStructured(s).Strict },
 	"lenient":        func(d, s *jobSettings) { structuredOf(d).Lenient = flagsStructured(s).Lenient },
 	"retries":        func(d, s *jobSettings) { structuredOf(d).Retries = flagsStructured(s).Retries },
 	"closing-tokens": func(d, s *jobSettings) { structuredOf(d).ClosingTokens = flagsStructured(s).ClosingTokens },

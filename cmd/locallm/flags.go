@@ -179,7 +179,7 @@ func (f *shardFlags) resolve() (job.Shard, error) {
 // a regular expression, for every row that has no structured_output of its own.
 type structFlags struct {
 	schema, grammar, regex string
-	lenient                bool
+	strict, lenient        bool
 	retries                int
 	closing                int
 }
@@ -190,7 +190,8 @@ func (f *structFlags) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&f.schema, "schema", "", "JSON Schema `FILE` (- for standard input): every output must validate against it")
 	fs.StringVar(&f.grammar, "grammar", "", "GBNF grammar `FILE` (llama.cpp's format; - for standard input) the output must follow")
 	fs.StringVar(&f.regex, "regex", "", "regular expression `RE` the whole output must match")
-	fs.BoolVar(&f.lenient, "lenient", false, "with --schema: over-approximate keywords a grammar cannot express, then validate")
+	fs.BoolVar(&f.strict, "strict", false, "with --schema: refuse a schema with keywords a grammar cannot express (by default they are over-approximated and every output validated)")
+	fs.BoolVar(&f.lenient, "lenient", false, "with --schema: over-approximate keywords a grammar cannot express, then validate (the default; kept for older command lines)")
 	intFlag(fs, &f.retries, "retries", "", 0, fmt.Sprintf("generate an output that fails validation again, with a new seed, up to `N` times (0 to %d)", llm.MaxRetries), ruleRetries)
 	intFlag(fs, &f.closing, "closing-tokens", "", 0, "append up to `N` tokens beyond --max-tokens to close an output cut mid-structure; 0: none, a cut output is left as it is", ruleClosingTokens)
 }
@@ -204,6 +205,9 @@ func (f *structFlags) check(fs *pflag.FlagSet) error {
 	}
 	if len(set) > 1 {
 		return usageError("%s: give one of --schema, --grammar and --regex", strings.Join(set, " and "))
+	}
+	if f.strict && f.lenient {
+		return usageError("--strict and --lenient: give at most one")
 	}
 	return nil
 }
@@ -222,10 +226,10 @@ func (f *structFlags) flagName() string {
 // structured reads the files the flags name; nil when none is set.
 func (f *structFlags) structured() (*llm.StructuredOutput, error) {
 	constraint := f.schema != "" || f.grammar != "" || f.regex != ""
-	if !constraint && !f.lenient && f.retries == 0 && f.closing == 0 {
+	if !constraint && !f.strict && !f.lenient && f.retries == 0 && f.closing == 0 {
 		return nil, nil
 	}
-	so := &llm.StructuredOutput{Lenient: f.lenient, Retries: f.retries, ClosingTokens: f.closing, Regex: f.regex}
+	so := &llm.StructuredOutput{Strict: f.strict, Lenient: f.lenient, Retries: f.retries, ClosingTokens: f.closing, Regex: f.regex}
 	if f.schema != "" {
 		data, err := readFileOrStdin(f.schema)
 		if err != nil {

@@ -69,7 +69,7 @@ func generateCmd() *cobra.Command {
 			return asUsage(err)
 		}
 		if so := settings.Model.Structured; so != nil && !hasConstraint(so) {
-			return usageError("--lenient, --retries and --closing-tokens need --schema, --grammar or --regex")
+			return usageError("--strict, --lenient, --retries and --closing-tokens need --schema, --grammar or --regex")
 		}
 		if jf.dumpConfig {
 			return dumpRunFile(stdout, settings)

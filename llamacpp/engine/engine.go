@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/locallm/locallm/grammar"
+	"github.com/locallm/locallm/grammar/gbnf"
 	"github.com/locallm/locallm/llm"
 )
 
@@ -171,7 +171,7 @@ type GenerateRequest struct {
 	// continue a match are drawn, and one ends only where the grammar
 	// does (or at the token budget). With Reasoning, it constrains the
 	// answer after the reasoning block.
-	Grammar *grammar.Grammar
+	Grammar *gbnf.Grammar
 	// ClosingTokens is the most tokens appended past Params.MaxNewTokens to
 	// complete a constrained output the budget cut (the grammar's shortest
 	// completion); 0 appends none.

@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/locallm/locallm/grammar"
+	"github.com/locallm/locallm/grammar/gbnf"
 	"github.com/locallm/locallm/llm"
 )
 
@@ -338,7 +338,7 @@ func TestEncoder(t *testing.T) {
 // within ClosingTokens, counted apart.
 func TestConstrained(t *testing.T) {
 	f := fakeFor(t)
-	g, err := grammar.Parse("test", `root ::= "{\"" [a-z]+ "\":" [0-9]{1,3} "}"`)
+	g, err := gbnf.Parse("test", `root ::= "{\"" [a-z]+ "\":" [0-9]{1,3} "}"`)
 	require.NoError(t, err)
 	e := newEngine(t, f, Config{})
 	req := genCase{prompt: "json: ", n: 6, params: llm.GenerationParams{MaxNewTokens: 40, Temperature: 1}}.request(f)
@@ -383,7 +383,7 @@ func TestGuideAllowedMatchesCheck(t *testing.T) {
 		`root ::= ("the" | "then" | [é]+ | "ab" "c"?)+ "\n\n"?`,
 		`root ::= [^"\\]* "\""`,
 	} {
-		g, err := grammar.Parse("test", src)
+		g, err := gbnf.Parse("test", src)
 		require.NoError(t, err)
 		gd := newGuide(g)
 		for step := 0; step < 12; step++ {
@@ -448,7 +448,7 @@ func TestReasoning(t *testing.T) {
 	assert.Equal(t, res.Reasoning[0], streamedR.String())
 
 	// With a grammar, only the answer is constrained.
-	g, err := grammar.Parse("obj", `root ::= "{\"" [a-z] "\":" [0-9] "}"`)
+	g, err := gbnf.Parse("obj", `root ::= "{\"" [a-z] "\":" [0-9] "}"`)
 	require.NoError(t, err)
 	req.Stream, req.Grammar = nil, g
 	res, err = e.Generate(context.Background(), req)

@@ -1,7 +1,7 @@
 package engine
 
 import (
-	"github.com/locallm/locallm/grammar"
+	"github.com/locallm/locallm/grammar/gbnf"
 )
 
 // A guide follows one sequence's output through its grammar and decides
@@ -14,10 +14,10 @@ import (
 // the match; an end-of-generation token when the text so far is a
 // complete match. Tokens without text (control tokens) never are.
 type guide struct {
-	m *grammar.Matcher
+	m *gbnf.Matcher
 }
 
-func newGuide(g *grammar.Grammar) *guide { return &guide{m: g.NewMatcher()} }
+func newGuide(g *gbnf.Grammar) *guide { return &guide{m: g.NewMatcher()} }
 
 // allows reports whether tok may come next.
 func (g *guide) allows(v *vocab, tok int32) bool {
@@ -48,7 +48,7 @@ func (g *guide) allowed(v *vocab, dst []int32) []int32 {
 	return g.walk(v, 0, g.m, dst)
 }
 
-func (g *guide) walk(v *vocab, node int32, m *grammar.Matcher, dst []int32) []int32 {
+func (g *guide) walk(v *vocab, node int32, m *gbnf.Matcher, dst []int32) []int32 {
 	n := v.nodes[node]
 	if n.nEdges == 0 {
 		return dst

@@ -26,7 +26,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/locallm/locallm/grammar"
+	"github.com/locallm/locallm/grammar/jsonschema"
 	"github.com/locallm/locallm/llamacpp"
 	"github.com/locallm/locallm/llamacpp/tinyllama"
 	"github.com/locallm/locallm/llm"
@@ -164,7 +164,7 @@ func TestE2EJSONSchema(t *testing.T) {
 	})
 	require.NoError(t, err)
 	require.Len(t, resp.Choices, 4)
-	v, err := grammar.NewValidator([]byte(personSchema))
+	v, err := jsonschema.NewValidator([]byte(personSchema))
 	require.NoError(t, err)
 	for _, ch := range resp.Choices {
 		assert.NoError(t, v.Validate([]byte(ch.Message.Content)), "every output validates: %s", ch.Message.Content)
@@ -269,7 +269,7 @@ func TestE2EForcedToolCall(t *testing.T) {
 		ToolChoice: openai.ToolChoiceOptionFunctionToolChoice(openai.ChatCompletionNamedToolChoiceFunctionParam{Name: "forecast"}),
 	})
 	require.NoError(t, err)
-	v, err := grammar.NewValidator([]byte(params))
+	v, err := jsonschema.NewValidator([]byte(params))
 	require.NoError(t, err)
 	for _, ch := range resp.Choices {
 		require.Len(t, ch.Message.ToolCalls, 1, "%+v", ch.Message)

@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/locallm/locallm/grammar"
+	"github.com/locallm/locallm/grammar/jsonschema"
 	"github.com/locallm/locallm/llm"
 )
 
@@ -113,7 +113,7 @@ const statusClientClosed = 499
 // for errors about an input.
 func generationError(err error, input string) *APIError {
 	var e *APIError
-	var se *grammar.SchemaError
+	var se *jsonschema.SchemaError
 	switch {
 	case errors.As(err, &e):
 		return e

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"sync"
 
-	"github.com/locallm/locallm/grammar"
+	"github.com/locallm/locallm/grammar/jsonschema"
 	"github.com/locallm/locallm/llm"
 )
 
@@ -114,9 +114,9 @@ func checkSchema(schema []byte, strict bool) (lenient bool, err error) {
 	if ok {
 		return v.lenient, v.err
 	}
-	_, err = grammar.CompileSchema(schema, nil)
-	if err != nil && !strict && !errors.Is(err, grammar.ErrNoValue) {
-		if _, lerr := grammar.CompileSchema(schema, &grammar.SchemaOptions{Lenient: true}); lerr == nil {
+	_, err = jsonschema.Compile(schema, nil)
+	if err != nil && !strict && !errors.Is(err, jsonschema.ErrNoValue) {
+		if _, lerr := jsonschema.Compile(schema, &jsonschema.Options{Lenient: true}); lerr == nil {
 			lenient, err = true, nil
 		}
 	}

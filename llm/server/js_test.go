@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/locallm/locallm/grammar"
+	"github.com/locallm/locallm/grammar/jsonschema"
 )
 
 // jsDir holds the JS client's script and its node_modules (git-ignored;
@@ -91,7 +91,7 @@ func TestJSClient(t *testing.T) {
 	assert.Equal(t, []int{0, 1, 2}, r.Chat.Indices)
 	assert.Contains(t, r.Chat.Usage, "prompt_tokens")
 
-	v, err := grammar.NewValidator([]byte(personSchema))
+	v, err := jsonschema.NewValidator([]byte(personSchema))
 	require.NoError(t, err)
 	require.Len(t, r.Schema, 4)
 	for _, s := range r.Schema {
@@ -117,7 +117,7 @@ func TestJSClient(t *testing.T) {
 	assert.Equal(t, "tool_calls", r.Tool.Finish)
 	require.Len(t, r.Tool.Calls, 1)
 	assert.Equal(t, "forecast", r.Tool.Calls[0].Function.Name)
-	pv, err := grammar.NewValidator([]byte(toolParams))
+	pv, err := jsonschema.NewValidator([]byte(toolParams))
 	require.NoError(t, err)
 	assert.NoError(t, pv.Validate([]byte(r.Tool.Calls[0].Function.Arguments)))
 	assert.Equal(t, 4, r.Completion.N)

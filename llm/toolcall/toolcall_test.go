@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/locallm/locallm/grammar"
+	"github.com/locallm/locallm/grammar/jsonschema"
 	"github.com/locallm/locallm/llm"
 	"github.com/locallm/locallm/llm/toolcall"
 )
@@ -76,11 +76,9 @@ func TestChoiceCheck(t *testing.T) {
 // validator agree on a document.
 func accepts(t *testing.T, schema []byte, doc string) bool {
 	t.Helper()
-	gbnf, err := grammar.CompileSchema(schema, nil)
+	g, err := jsonschema.Compile(schema, nil)
 	require.NoError(t, err, string(schema))
-	g, err := grammar.Parse("call", gbnf)
-	require.NoError(t, err)
-	v, err := grammar.NewValidator(schema)
+	v, err := jsonschema.NewValidator(schema)
 	require.NoError(t, err)
 	valid := v.Validate([]byte(doc)) == nil
 	assert.Equal(t, valid, g.Accepts(doc), "grammar and validator disagree on %s", doc)
@@ -95,9 +93,7 @@ func TestSchemaFunction(t *testing.T) {
 	assert.True(t, accepts(t, s, `{"name":"User","arguments":{"name":"Ann","age":3,"address":{"city":"Oslo"}}}`))
 	assert.False(t, accepts(t, s, `{"name":"User","arguments":{"name":"Ann","age":"3","address":{"city":"Oslo"}}}`))
 	assert.False(t, accepts(t, s, `{"name":"get_weather","arguments":{"city":"Oslo"}}`))
-	gbnf, err := grammar.CompileSchema(s, nil)
-	require.NoError(t, err)
-	g, err := grammar.Parse("call", gbnf)
+	g, err := jsonschema.Compile(s, nil)
 	require.NoError(t, err)
 	assert.False(t, g.Accepts(`{"arguments":{"name":"Ann","age":3,"address":{"city":"Oslo"}},"name":"User"}`), "the grammar writes the name first")
 
