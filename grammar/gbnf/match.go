@@ -234,6 +234,29 @@ func (m *Matcher) NextBytes() []byte {
 	return out
 }
 
+// AllowsByte reports whether c may come next: whether it is one of
+// NextBytes, without building that list. It is the cheap test of a walk
+// over many candidate continuations (a tokenizer's vocabulary as a byte
+// trie), which then feeds only the bytes it allows.
+func (m *Matcher) AllowsByte(c byte) bool {
+	var buf [4]byte
+	n := copy(buf[:], m.st.part[:m.st.npart])
+	if n > 0 && (c < 0x80 || c > 0xbf) || n == 0 && (c < 0x01 || c > 0xf4) {
+		return false
+	}
+	buf[n] = c
+	lo, hi, _, ok := gUTF8Prefix(buf[:n+1])
+	if !ok {
+		return false
+	}
+	for _, d := range m.st.pending {
+		if m.prog.classes[m.prog.slots[d.slot].arg].intersects(lo, hi) {
+			return true
+		}
+	}
+	return false
+}
+
 func (m *Matcher) errorf(c byte, kind error, format string, args ...any) *MatchError {
 	return &MatchError{Offset: m.st.off, Byte: c, Msg: fmt.Sprintf(format, args...), Err: kind}
 }

@@ -249,6 +249,7 @@ func TestNextBytesAgreesWithFeed(t *testing.T) {
 			for b := 0; b < 256; b++ {
 				err := m.Clone().Feed([]byte{byte(b)})
 				assert.Equal(t, allowed[byte(b)], err == nil, "byte %#x after %d bytes", b, m.Offset())
+				assert.Equal(t, allowed[byte(b)], m.AllowsByte(byte(b)), "AllowsByte(%#x) after %d bytes", b, m.Offset())
 			}
 			require.NoError(t, m.Feed([]byte{next[r.IntN(len(next))]}))
 		}

@@ -50,29 +50,20 @@ func (g *guide) allowed(v *vocab, dst []int32) []int32 {
 
 func (g *guide) walk(v *vocab, node int32, m *gbnf.Matcher, dst []int32) []int32 {
 	n := v.nodes[node]
-	if n.nEdges == 0 {
-		return dst
-	}
-	next := m.NextBytes()
-	edges := v.edges[n.edge0 : n.edge0+n.nEdges]
-	i, j := 0, 0
 	var one [1]byte
-	for i < len(edges) && j < len(next) {
-		switch {
-		case edges[i].b < next[j]:
-			i++
-		case edges[i].b > next[j]:
-			j++
-		default:
-			c := m.Clone()
-			one[0] = edges[i].b
-			if c.Feed(one[:]) == nil {
-				child := v.nodes[edges[i].child]
-				dst = append(dst, v.toks[child.tok0:child.tok0+child.nToks]...)
-				dst = g.walk(v, edges[i].child, c, dst)
-			}
-			i++
-			j++
+	for _, e := range v.edges[n.edge0 : n.edge0+n.nEdges] {
+		if !m.AllowsByte(e.b) {
+			continue
+		}
+		c := m.Clone()
+		one[0] = e.b
+		if c.Feed(one[:]) != nil {
+			continue
+		}
+		child := v.nodes[e.child]
+		dst = append(dst, v.toks[child.tok0:child.tok0+child.nToks]...)
+		if child.nEdges > 0 {
+			dst = g.walk(v, e.child, c, dst)
 		}
 	}
 	return dst
