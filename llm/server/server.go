@@ -408,8 +408,19 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.cancelAll()
 		<-done
 		if hs != nil {
-			hs.Close()
+			// The cancelled handlers have answered; net/http writes their
+			// responses after they return, so close the connections only
+			// once they are idle (or after a short grace).
+			grace, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+			if hs.Shutdown(grace) != nil {
+				hs.Close()
+			}
+			cancel()
 		}
 	}
 	return err
 }
+
+// shutdownGrace is how long Shutdown waits, after its deadline, for the
+// answers of the requests it cancelled to reach their clients.
+const shutdownGrace = time.Second
