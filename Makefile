@@ -1,12 +1,12 @@
 # locallm's build. Every target sets the cgo environment itself through
 # scripts/cgo-env: llama.cpp's include directories in the pinned ollama
 # module, and -O3 -march=native (PORTABLE=1: a baseline build for any CPU),
-# with ggml's CPU threads run by OpenMP as upstream builds them (OPENMP=0:
-# ggml's own thread pool).
+# with ggml's own CPU thread pool (OPENMP=1: OpenMP's, as upstream's CMake
+# build does; see scripts/cgo-env).
 
 GO       ?= go
 PORTABLE ?= 0
-OPENMP   ?= 1
+OPENMP   ?= 0
 BENCHOUT ?= bench/results.txt
 BENCH    ?= .
 BENCHTIME ?= 1x

@@ -121,7 +121,7 @@ func (l *LLM) Load(ctx context.Context) error {
 	if err != nil {
 		return fail(err)
 	}
-	p := l.opts.Context.params().WithDefaults()
+	p := capThreads(l.opts.Context.params().WithDefaults())
 	eng, err := engine.New(&backend{m: m, params: p}, engine.Config{
 		MaxContext:  p.ContextSize,
 		Preallocate: l.opts.Context.Preallocate,

@@ -2,6 +2,7 @@ package llamacpp
 
 import (
 	"fmt"
+	"runtime"
 	"strconv"
 
 	"github.com/locallm/locallm/llamacpp/llama"
@@ -62,7 +63,10 @@ type ContextOptions struct {
 	Sequences int `json:"sequences,omitempty" yaml:"sequences,omitempty"`
 	// Threads is the number of threads for generation; BatchThreads for
 	// prompt processing. Default: the number of physical cores (as
-	// llama.cpp's tools do); BatchThreads defaults to Threads.
+	// llama.cpp's tools do); BatchThreads defaults to Threads. In a build
+	// without OpenMP (the default; see llama.OpenMP) both are capped at
+	// the machine's CPU count: ggml's own thread pool spins while it waits,
+	// and more threads than CPUs make a decode many times slower.
 	Threads      int `json:"threads,omitempty" yaml:"threads,omitempty"`
 	BatchThreads int `json:"batch_threads,omitempty" yaml:"batch_threads,omitempty"`
 	// CacheType is the KV cache element type. Default CacheF16. An f16
@@ -89,6 +93,16 @@ func (o ContextOptions) params() llama.ContextParams {
 		Sequences: o.Sequences, Threads: o.Threads, BatchThreads: o.BatchThreads,
 		CacheType: o.CacheType, FlashAttention: o.FlashAttention,
 	}
+}
+
+// capThreads caps the thread counts at the CPU count in a build without
+// OpenMP, whose thread pool spins while it waits.
+func capThreads(p llama.ContextParams) llama.ContextParams {
+	if !llama.OpenMP() {
+		cpus := runtime.NumCPU()
+		p.Threads, p.BatchThreads = min(p.Threads, cpus), min(p.BatchThreads, cpus)
+	}
+	return p
 }
 
 // Validate reports the first option that is out of range, naming it; the

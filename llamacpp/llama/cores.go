@@ -1,5 +1,10 @@
 package llama
 
+/*
+#include "shim.h"
+*/
+import "C"
+
 import (
 	"bufio"
 	"os"
@@ -44,3 +49,10 @@ func PhysicalCores() int {
 	}
 	return n
 }
+
+// OpenMP reports whether ggml's CPU threads are run by OpenMP in this build
+// (scripts/cgo-env with OPENMP=1). Without it they are ggml's own thread
+// pool, whose threads spin while they wait: faster on a machine they have
+// to themselves, many times slower when there are more of them than free
+// CPUs.
+func OpenMP() bool { return C.locallm_openmp() != 0 }

@@ -6,6 +6,14 @@
 #include "shim.h"
 #include "_cgo_export.h"
 
+int32_t locallm_openmp(void) {
+#ifdef GGML_USE_OPENMP
+    return 1;
+#else
+    return 0;
+#endif
+}
+
 locallm_flag * locallm_flag_new(void) { return (locallm_flag *) calloc(1, sizeof(locallm_flag)); }
 void locallm_flag_set(locallm_flag * f, int32_t v) { __atomic_store_n(&f->value, v, __ATOMIC_SEQ_CST); }
 void locallm_flag_free(locallm_flag * f) { free(f); }

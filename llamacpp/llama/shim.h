@@ -8,6 +8,9 @@
 #include <stdint.h>
 #include "llama.h"
 
+// 1 when ggml's CPU threads are run by OpenMP in this build (GGML_USE_OPENMP).
+int32_t locallm_openmp(void);
+
 // A flag shared between Go (which sets it) and llama.cpp callbacks (which read it).
 typedef struct { volatile int32_t value; } locallm_flag;
 locallm_flag * locallm_flag_new(void);
