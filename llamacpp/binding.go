@@ -33,10 +33,11 @@ func (b *backend) TokenText(tok int32) string {
 
 func (b *backend) Tokenize(text string) ([]int32, error) { return b.m.Tokenize(text, false, false) }
 
-func (b *backend) NewContext(cells int) (engine.Context, error) {
+func (b *backend) NewContext(cells int, split bool) (engine.Context, error) {
 	p := b.params
 	p.ContextSize = cells
-	p.HiddenStates = true
+	p.HiddenStates = !split // a split context holds generations only
+	p.SplitKV = split
 	c, err := b.m.NewContext(&p)
 	if err != nil {
 		return nil, err
@@ -64,6 +65,9 @@ func (c *contextAdapter) RemoveSequence(seq int32) error {
 }
 
 func (c *contextAdapter) CopySequence(src, dst int32, n int) error {
+	if n < 0 {
+		return c.Context.CopySequence(src, dst, -1, -1)
+	}
 	return c.Context.CopySequence(src, dst, 0, n)
 }
 

@@ -200,3 +200,36 @@ func TestConcurrentMixedWork(t *testing.T) {
 	st := l.Stats()
 	assert.Greater(t, float64(st.DecodedTokens)/float64(st.Decodes), 2.0, "mixed work shared decodes")
 }
+
+// TestKVLayoutsAgree: the same prompts, several generations each, through
+// a unified KV cache and through a stream per sequence (the prompt copied
+// stream to stream): the same greedy outputs, on the real llama.cpp.
+func TestKVLayoutsAgree(t *testing.T) {
+	path := tinyModel(t, "")
+	var inputs []llm.Input
+	for i := 0; i < 6; i++ {
+		inputs = append(inputs, llm.Prompt(fmt.Sprintf("Prompt number %d tells a story about", i)))
+	}
+	params := llm.GenerationParams{MaxNewTokens: 24, IgnoreEOS: true}
+	out := map[string][]llm.Output{}
+	for _, layout := range []string{"unified", "split"} {
+		l := openLLM(t, path, llamacpp.ContextOptions{Sequences: 16, ContextSize: 2048, KVLayout: layout})
+		o, err := l.Generate(context.Background(), inputs, 2, params)
+		require.NoError(t, err)
+		for i := range o {
+			require.NoError(t, o[i].Err)
+		}
+		assert.Equal(t, layout == "split", l.Stats().SplitKV, layout)
+		out[layout] = o
+	}
+	for i := range inputs {
+		assert.Equal(t, out["unified"][i].Generations, out["split"][i].Generations, "input %d", i)
+		assert.Equal(t, out["split"][i].Generations[0], out["split"][i].Generations[1], "greedy: the copied stream continues as the original")
+	}
+	l := openLLM(t, path, llamacpp.ContextOptions{KVLayout: "split"})
+	hs, err := l.HiddenStates(context.Background(), inputs[:1], []int{-1})
+	require.NoError(t, err)
+	assert.ErrorIs(t, hs[0].Err, llm.ErrBadInput, "a split cache gives no hidden states")
+	_, err = llamacpp.New(llamacpp.Options{ModelPath: path, Context: llamacpp.ContextOptions{KVLayout: "diagonal"}})
+	assert.ErrorIs(t, err, llamacpp.ErrBadOption)
+}

@@ -122,10 +122,12 @@ func (l *LLM) Load(ctx context.Context) error {
 		return fail(err)
 	}
 	p := capThreads(l.opts.Context.params().WithDefaults())
+	layout, _ := l.opts.Context.kvLayout() // checked by New
 	eng, err := engine.New(&backend{m: m, params: p}, engine.Config{
 		MaxContext:  p.ContextSize,
 		Preallocate: l.opts.Context.Preallocate,
 		Sequences:   p.Sequences,
+		KVLayout:    layout,
 	})
 	if err != nil {
 		return fail(err)

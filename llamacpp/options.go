@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"strconv"
 
+	"github.com/locallm/locallm/llamacpp/engine"
 	"github.com/locallm/locallm/llamacpp/llama"
 	"github.com/locallm/locallm/llm"
 )
@@ -69,6 +70,11 @@ type ContextOptions struct {
 	// and more threads than CPUs make a decode many times slower.
 	Threads      int `json:"threads,omitempty" yaml:"threads,omitempty"`
 	BatchThreads int `json:"batch_threads,omitempty" yaml:"batch_threads,omitempty"`
+	// KVLayout is how the KV cache is laid out: "auto" (the default), the
+	// engine's choice per context (see engine.KVLayout); "unified", one
+	// cache shared by all sequences; "split", a stream per sequence, for
+	// many independent generations (no hidden states or embeddings).
+	KVLayout string `json:"kv_layout,omitempty" yaml:"kv_layout,omitempty"`
 	// CacheType is the KV cache element type. Default CacheF16. An f16
 	// cache or flash attention each move hidden states and logits by about
 	// 1e-3; exact comparisons need CacheF32 and FlashOff.
@@ -105,9 +111,27 @@ func capThreads(p llama.ContextParams) llama.ContextParams {
 	return p
 }
 
+// kvLayout maps KVLayout to the engine's.
+func (o ContextOptions) kvLayout() (engine.KVLayout, error) {
+	switch o.KVLayout {
+	case "", "auto":
+		return engine.KVAuto, nil
+	case "unified":
+		return engine.KVUnified, nil
+	case "split":
+		return engine.KVSplit, nil
+	}
+	return "", fmt.Errorf("%w: kv_layout = %q, want auto, unified or split", ErrBadOption, o.KVLayout)
+}
+
 // Validate reports the first option that is out of range, naming it; the
 // model-dependent checks are made by Load.
-func (o ContextOptions) Validate() error { return o.params().Validate() }
+func (o ContextOptions) Validate() error {
+	if _, err := o.kvLayout(); err != nil {
+		return err
+	}
+	return o.params().Validate()
+}
 
 // checkAgainst checks the options against the model's metadata, in Go,
 // instead of making a llama.cpp context to see whether it fails: the KV

@@ -22,8 +22,9 @@ type Backend interface {
 	NLayer() int
 	NEmbd() int
 	// NewContext makes a context with room for at least cells KV cells
-	// and for Config.Sequences sequences.
-	NewContext(cells int) (Context, error)
+	// and for Config.Sequences sequences; with split, each sequence gets
+	// its own stream of cells/Sequences cells (see KVSplit).
+	NewContext(cells int, split bool) (Context, error)
 	// NewSampler makes a sampler for one generation; params have their
 	// defaults applied. With params.IgnoreEOS it never picks an
 	// end-of-generation token.
@@ -55,7 +56,8 @@ type Context interface {
 	ResetAbort()
 
 	// RemoveSequence drops all of a sequence's KV cells; CopySequence
-	// makes positions [0, n) of src belong to dst too (cells shared).
+	// makes positions [0, n) of src belong to dst too (cells shared), or,
+	// with n < 0, copies src's whole stream into dst's (split streams).
 	RemoveSequence(seq int32) error
 	CopySequence(src, dst int32, n int) error
 

@@ -582,3 +582,126 @@ func TestConcurrentMixed(t *testing.T) {
 	assert.Positive(t, st.Decodes)
 	assert.Greater(t, float64(st.DecodedTokens)/float64(st.Decodes), 1.5, "work shared decodes")
 }
+
+// TestSplitKV: a wave of generations with no shared prefix gets a split
+// context (a stream per sequence), whose results equal a unified cache's;
+// a prompt with several generations is copied stream to stream; hidden
+// states bring a unified context back, for good; shared prefixes keep the
+// cache unified.
+func TestSplitKV(t *testing.T) {
+	cases := []genCase{
+		{prompt: "first prompt", n: 3, params: llm.GenerationParams{MaxNewTokens: 20, Temperature: 0.9}},
+		{prompt: "a second one", n: 1, params: llm.GenerationParams{MaxNewTokens: 30, IgnoreEOS: true}},
+		{prompt: "third", n: 2, params: llm.GenerationParams{MaxNewTokens: 25, Temperature: 0.5, Stop: []string{"q"}}},
+		{prompt: "and a fourth prompt here", n: 1, params: llm.GenerationParams{MaxNewTokens: 40}},
+	}
+	ref := newEngine(t, fakeFor(t), Config{KVLayout: KVUnified})
+	want := make([]*GenerateResult, len(cases))
+	fr := fakeFor(t)
+	for i, c := range cases {
+		res, err := ref.Generate(context.Background(), c.request(fr))
+		require.NoError(t, err)
+		want[i] = res
+	}
+	f := fakeFor(t)
+	e := newEngine(t, f, Config{GatherWindow: 300 * time.Millisecond, MaxContext: 1 << 14})
+	var wg sync.WaitGroup
+	got := make([]*GenerateResult, len(cases))
+	start := make(chan struct{})
+	for i, c := range cases {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			res, err := e.Generate(context.Background(), c.request(f))
+			assert.NoError(t, err)
+			got[i] = res
+		}()
+	}
+	close(start)
+	wg.Wait()
+	require.Equal(t, []bool{true}, f.layouts(), "one split context")
+	for i := range cases {
+		assert.Equal(t, want[i].Texts, got[i].Texts, "case %d", i)
+		assert.Equal(t, want[i].FinishReasons, got[i].FinishReasons, "case %d", i)
+	}
+
+	// A longer generation than a stream holds: a larger split context
+	// (8 streams of 1024 cells), or a unified one where that is more than
+	// MaxContext.
+	long := genCase{prompt: "long", n: 1, params: llm.GenerationParams{MaxNewTokens: 600, IgnoreEOS: true}}
+	_, err := e.Generate(context.Background(), long.request(f))
+	require.NoError(t, err)
+	assert.Equal(t, []bool{true, true}, f.layouts())
+	assert.Equal(t, []int{2048, 8192}, f.contexts())
+	f4 := fakeFor(t)
+	e4 := newEngine(t, f4, Config{})
+	_, err = e4.Generate(context.Background(), cases[0].request(f4))
+	require.NoError(t, err)
+	_, err = e4.Generate(context.Background(), long.request(f4))
+	require.NoError(t, err)
+	assert.Equal(t, []bool{true, false}, f4.layouts(), "8 streams of 1024 would exceed 4096 cells")
+
+	// Hidden states need the unified cache: the context is made again,
+	// unified, and stays so.
+	toks := f.tokens("capture me")
+	rows, err := e.Capture(context.Background(), toks, []int{0, 4})
+	require.NoError(t, err)
+	checkRows(t, f, toks, []int{0, 4}, rows)
+	_, err = e.Generate(context.Background(), cases[0].request(f))
+	require.NoError(t, err)
+	assert.Equal(t, []bool{true, true, false}, f.layouts())
+
+	// Prompts that share a prefix are worth a unified cache.
+	f2 := fakeFor(t)
+	e2 := newEngine(t, f2, Config{GatherWindow: 300 * time.Millisecond})
+	prefix := strings.Repeat("shared system prompt ", 2)
+	start2 := make(chan struct{})
+	for i := 0; i < 2; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start2
+			_, err := e2.Generate(context.Background(), genCase{prompt: prefix + fmt.Sprint(i), n: 1, params: llm.GenerationParams{MaxNewTokens: 5}}.request(f2))
+			assert.NoError(t, err)
+		}()
+	}
+	close(start2)
+	wg.Wait()
+	assert.Equal(t, []bool{false}, f2.layouts())
+
+	// A split context, then prompts that share a prefix: a unified one,
+	// and the prefix is reused.
+	f5 := fakeFor(t)
+	e5 := newEngine(t, f5, Config{GatherWindow: 300 * time.Millisecond})
+	_, err = e5.Generate(context.Background(), cases[1].request(f5))
+	require.NoError(t, err)
+	long5 := genCase{prompt: prefix + "first", n: 1, params: llm.GenerationParams{MaxNewTokens: 3000, IgnoreEOS: true}}
+	ctx5, cancel5 := context.WithCancel(context.Background())
+	done5 := make(chan struct{})
+	go func() {
+		defer close(done5)
+		_, err := e5.Generate(ctx5, long5.request(f5))
+		assert.ErrorIs(t, err, context.Canceled)
+	}()
+	require.Eventually(t, func() bool { return e5.Stats().ActiveSequences > 0 }, 10*time.Second, time.Millisecond)
+	res5, err := e5.Generate(context.Background(), genCase{prompt: prefix + "second", n: 1, params: llm.GenerationParams{MaxNewTokens: 4}}.request(f5))
+	require.NoError(t, err)
+	cancel5()
+	<-done5
+	assert.Equal(t, []bool{true, false}, f5.layouts())
+	assert.Positive(t, res5.CachedTokens)
+
+	// A forced split refuses what it cannot do.
+	f3 := fakeFor(t)
+	e3 := newEngine(t, f3, Config{KVLayout: KVSplit, MaxContext: 2048})
+	_, err = e3.Capture(context.Background(), f3.tokens("x"), []int{1})
+	assert.ErrorIs(t, err, llm.ErrBadInput)
+	_, err = e3.Generate(context.Background(), genCase{prompt: "x", n: 1, params: llm.GenerationParams{MaxNewTokens: 300}}.request(f3))
+	assert.ErrorIs(t, err, llm.ErrContextTooLong, "300 cells > a stream of 2048/8")
+	res, err := e3.Generate(context.Background(), cases[0].request(f3))
+	require.NoError(t, err)
+	assert.Equal(t, want[0].Texts, res.Texts)
+	_, err = New(f3, Config{MaxContext: 1, Sequences: 1, KVLayout: "sideways"})
+	assert.Error(t, err)
+}

@@ -35,7 +35,8 @@ type fake struct {
 	forced func(history []int32) int32
 
 	mu       sync.Mutex
-	made     []int // sizes of the contexts made
+	made     []int  // sizes of the contexts made
+	splits   []bool // whether each was split
 	decodes  int
 	maxBatch int
 	live     atomic.Int64 // open contexts, batches and samplers
@@ -92,13 +93,24 @@ func (f *fake) Tokenize(text string) ([]int32, error) {
 	return out, nil
 }
 
-func (f *fake) NewContext(cells int) (Context, error) {
+func (f *fake) NewContext(cells int, split bool) (Context, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	size := (cells + 255) / 256 * 256
+	if split {
+		stream := (cells/f.seqs + 255) / 256 * 256
+		size = stream * f.seqs
+	}
 	f.made = append(f.made, size)
+	f.splits = append(f.splits, split)
 	f.live.Add(1)
-	return &fakeContext{f: f, size: size, batch: min(f.batch, size), cells: map[int]*fakeCell{}, seqPos: map[int32]int{}}, nil
+	return &fakeContext{f: f, size: size, split: split, batch: min(f.batch, size), cells: map[int]*fakeCell{}, seqPos: map[int32]int{}}, nil
+}
+
+func (f *fake) layouts() []bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.splits)
 }
 
 func (f *fake) NewSampler(p llm.GenerationParams, seed uint32) (Sampler, error) {
@@ -132,6 +144,7 @@ type fakeCell struct {
 type fakeContext struct {
 	f      *fake
 	size   int
+	split  bool // a stream of size/seqs cells per sequence
 	batch  int
 	cells  map[int]*fakeCell // cell index → cell
 	seqPos map[int32]int     // next position per sequence
@@ -201,6 +214,26 @@ func (c *fakeContext) CopySequence(src, dst int32, n int) error {
 	if c.f.noKV {
 		return errors.New("fake: no KV cache to share")
 	}
+	if c.split != (n < 0) {
+		return fmt.Errorf("fake: copy of %d positions in a context split=%v (split streams copy whole streams only, unified shares a prefix)", n, c.split)
+	}
+	if n < 0 {
+		c.RemoveSequence(dst)
+		for _, cl := range c.cells {
+			if cl.seqs[src] {
+				cp := *cl
+				cp.seqs = map[int32]bool{dst: true}
+				for k := 0; ; k++ {
+					if _, used := c.cells[k]; !used {
+						c.cells[k] = &cp
+						break
+					}
+				}
+			}
+		}
+		c.seqPos[dst] = c.seqPos[src]
+		return nil
+	}
 	for p := 0; p < n; p++ {
 		cl := c.cellOf(src, p)
 		if cl == nil {
@@ -265,7 +298,23 @@ func (c *fakeContext) Decode(bi Batch) error {
 				prev = p
 			}
 		}
-		if !c.f.noKV && len(c.cells) >= c.size {
+		if c.split {
+			if len(seqs) != 1 {
+				return fmt.Errorf("fake: a token in %d sequences of a split cache", len(seqs))
+			}
+			if i > 0 && b.seqs[i-1][0] > seqs[0] {
+				return fmt.Errorf("fake: split batch not in sequence order at %d", i)
+			}
+			used := 0
+			for _, cl := range c.cells {
+				if cl.seqs[seqs[0]] {
+					used++
+				}
+			}
+			if used >= c.size/c.f.seqs {
+				return fmt.Errorf("fake: stream of sequence %d full (%d cells)", seqs[0], c.size/c.f.seqs)
+			}
+		} else if !c.f.noKV && len(c.cells) >= c.size {
 			return fmt.Errorf("fake: KV cache full (%d cells)", c.size)
 		}
 		h := fnv.New64a()

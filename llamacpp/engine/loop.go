@@ -55,6 +55,14 @@ type scheduler struct {
 	waiting  []*job
 	running  []*run
 	wantGrow bool // waiting work needs more cells than the context has free
+	relayout bool // waiting work needs the other KV layout
+	split    bool // the context gives each sequence its own stream
+	stream   int  // cells per stream when split
+	// sawInputs: hidden-state or embedding work has come, or prompts that
+	// share a prefix; contexts stay unified from then on, so that a mixed
+	// workload does not flip between layouts.
+	sawInputs bool
+	ents      []splitEntry
 
 	captureOn bool
 	embedOn   bool
@@ -175,11 +183,12 @@ func (s *scheduler) closeContext() {
 		s.ctx = nil
 	}
 	s.free, s.reserved, s.captureOn, s.embedOn = nil, 0, false, false
+	s.split, s.stream = false, 0
 }
 
 // makeContext (re)makes the context with at least cells cells, rounded up
-// to a power of two within [MinContext, MaxContext].
-func (s *scheduler) makeContext(cells int) error {
+// to a power of two within [MinContext, MaxContext], unified or split.
+func (s *scheduler) makeContext(cells int, split bool) error {
 	size := s.cfg.MaxContext
 	if !s.cfg.Preallocate {
 		size = max(s.cfg.MinContext, cells)
@@ -189,7 +198,7 @@ func (s *scheduler) makeContext(cells int) error {
 		size = min(size, s.cfg.MaxContext)
 	}
 	s.closeContext()
-	c, err := s.b.NewContext(size)
+	c, err := s.b.NewContext(size, split)
 	if err != nil {
 		return err
 	}
@@ -198,7 +207,10 @@ func (s *scheduler) makeContext(cells int) error {
 		c.Close()
 		return err
 	}
-	s.ctx, s.batch = c, b
+	s.ctx, s.batch, s.split, s.stream = c, b, split, 0
+	if split {
+		s.stream = c.Size() / c.Sequences()
+	}
 	s.e.curMu.Lock()
 	s.e.cur = c
 	s.e.curMu.Unlock()
@@ -211,7 +223,136 @@ func (s *scheduler) makeContext(cells int) error {
 		s.free = append(s.free, int32(i))
 	}
 	s.e.ctxSize.Store(int64(c.Size()))
+	s.e.split.Store(split)
 	return nil
+}
+
+// layout chooses the next context's layout and size from the waiting work
+// (see KVLayout).
+func (s *scheduler) layout() (split bool, cells int) {
+	switch s.cfg.KVLayout {
+	case KVSplit:
+		split = true
+	case KVUnified:
+	default:
+		split = !s.sawInputs && s.splittable()
+		if !split && s.sharing() {
+			s.sawInputs = true
+		}
+	}
+	if split {
+		stream := max(s.cfg.MinContext, s.streamNeed())
+		if s.ctx != nil && s.split {
+			stream = max(stream, 2*s.stream)
+		}
+		if stream&(stream-1) != 0 {
+			stream = 1 << bits.Len(uint(stream))
+		}
+		cells = stream * s.cfg.Sequences
+		if cells <= s.cfg.MaxContext || s.cfg.KVLayout == KVSplit {
+			return true, min(cells, s.cfg.MaxContext)
+		}
+	}
+	cells = s.demand()
+	if s.ctx != nil && !s.split {
+		cells = max(cells, 2*s.ctx.Size())
+	}
+	return false, cells
+}
+
+// splittable reports whether the waiting work (as many jobs as sequence IDs
+// allow) is all generations whose prompts share no reusable prefix, each
+// sequence fitting a stream of MaxContext/Sequences cells.
+func (s *scheduler) splittable() bool {
+	var prompts [][]int32
+	seqs := 0
+	for _, j := range s.waiting {
+		if seqs+j.nseq > s.cfg.Sequences {
+			break
+		}
+		seqs += j.nseq
+		if j.kind != genJob {
+			return false
+		}
+		for _, p := range prompts {
+			if sharedLen(p, j.tokens) >= s.cfg.MinSharedPrefix {
+				return false // prefix reuse needs a unified cache
+			}
+		}
+		prompts = append(prompts, j.tokens)
+	}
+	return len(prompts) > 0 && s.streamNeed()*s.cfg.Sequences <= s.cfg.MaxContext
+}
+
+// sharing reports whether two prompts among the running and waiting
+// generations share a prefix worth reusing, which a split cache cannot.
+func (s *scheduler) sharing() bool {
+	var prompts [][]int32
+	for _, r := range s.running {
+		if r.job.kind == genJob {
+			prompts = append(prompts, r.job.tokens)
+		}
+	}
+	for _, j := range s.waiting {
+		if j.kind == genJob {
+			prompts = append(prompts, j.tokens)
+		}
+	}
+	for i, p := range prompts {
+		for _, q := range prompts[:i] {
+			if sharedLen(p, q) >= s.cfg.MinSharedPrefix {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// sharedLen is the length of the common prefix of a and b, leaving at
+// least one token of each to evaluate.
+func sharedLen(a, b []int32) int {
+	n := 0
+	for n < min(len(a), len(b))-1 && a[n] == b[n] {
+		n++
+	}
+	return n
+}
+
+// streamNeed is the most cells one sequence of the waiting work needs.
+func (s *scheduler) streamNeed() int {
+	n, seqs := 0, 0
+	for _, j := range s.waiting {
+		if seqs+j.nseq > s.cfg.Sequences {
+			break
+		}
+		seqs += j.nseq
+		n = max(n, s.perSeq(j))
+	}
+	return n
+}
+
+// perSeq is the cells one sequence of a generation needs: its prompt and
+// its budget.
+func (s *scheduler) perSeq(j *job) int {
+	if j.kind == genJob {
+		return len(j.tokens) + j.gen.params.MaxNewTokens
+	}
+	return len(j.tokens)
+}
+
+// takeID takes the lowest free sequence ID: llama.cpp evaluates split
+// streams in runs of consecutive IDs, so low, dense IDs make fewer pieces.
+func (s *scheduler) takeID() int32 {
+	k := 0
+	for i, id := range s.free {
+		if id < s.free[k] {
+			k = i
+		}
+	}
+	id := s.free[k]
+	s.free[k] = s.free[len(s.free)-1]
+	s.free = s.free[:len(s.free)-1]
+	return id
 }
 
 // need is the KV cells a job reserves.
@@ -263,24 +404,45 @@ func (s *scheduler) reap() {
 func (s *scheduler) admit() {
 	for len(s.waiting) > 0 {
 		j := s.waiting[0]
-		if s.ctx == nil || (s.wantGrow || s.need(j) > s.ctx.Size()) && s.ctx.Size() < s.cfg.MaxContext {
+		grow := s.ctx != nil && (s.wantGrow || !s.split && s.need(j) > s.ctx.Size()) && s.ctx.Size() < s.cfg.MaxContext
+		if s.ctx == nil || s.relayout || grow {
 			if len(s.running) > 0 {
-				return // a context cannot grow under running sequences: drain first
+				return // a context cannot change under running sequences: drain first
 			}
 			if s.ctx == nil && !s.cfg.Preallocate {
 				s.gather()
 			}
-			cells := s.demand()
-			if s.ctx != nil {
-				cells = max(cells, 2*s.ctx.Size())
-			}
-			s.wantGrow = false
-			if err := s.makeContext(cells); err != nil {
+			split, cells := s.layout()
+			s.wantGrow, s.relayout = false, false
+			if err := s.makeContext(cells, split); err != nil {
 				// The work that asked for it cannot run; later work may
 				// ask for less.
 				s.waiting = s.waiting[1:]
 				s.failWaiting(j, err)
 				continue
+			}
+		}
+		if j.kind != genJob {
+			s.sawInputs = true
+		}
+		if s.split && s.cfg.KVLayout == KVAuto && j.kind == genJob && s.sharing() {
+			// Prefixes worth reusing: a unified cache, for good.
+			s.sawInputs, s.relayout = true, true
+			if len(s.running) == 0 {
+				continue
+			}
+			return
+		}
+		if s.split {
+			if ok, err := s.fitsStream(j); err != nil {
+				s.waiting = s.waiting[1:]
+				s.failWaiting(j, err)
+				continue
+			} else if !ok {
+				if len(s.running) == 0 {
+					continue // remade at the top of the loop
+				}
+				return
 			}
 		}
 		if err := s.check(j); err != nil {
@@ -289,6 +451,9 @@ func (s *scheduler) admit() {
 			continue
 		}
 		need := s.need(j)
+		if s.split {
+			need = 0 // each sequence has its own stream
+		}
 		if j.nseq > len(s.free) || s.reserved+need > s.ctx.Size() {
 			if s.reserved+need > s.ctx.Size() && s.ctx.Size() < s.cfg.MaxContext {
 				s.wantGrow = true
@@ -297,7 +462,7 @@ func (s *scheduler) admit() {
 		}
 		var src int32 = -1
 		shared := 0
-		if j.kind == genJob {
+		if j.kind == genJob && !s.split {
 			var wait bool
 			src, shared, wait = s.sharedPrefix(j.tokens)
 			if wait {
@@ -308,8 +473,7 @@ func (s *scheduler) admit() {
 		r := &run{job: j, outIdx: -1, reserved: need}
 		s.reserved += need
 		for range j.nseq {
-			id := s.free[len(s.free)-1]
-			s.free = s.free[:len(s.free)-1]
+			id := s.takeID()
 			r.ids = append(r.ids, id)
 			// Cells may still hold a finished sequence's positions if a
 			// removal failed; start clean.
@@ -333,6 +497,32 @@ func (s *scheduler) admit() {
 		}
 		s.running = append(s.running, r)
 	}
+}
+
+// fitsStream says whether a job can run in the split context. When it
+// cannot yet, it asks for a larger stream or a unified context (ok false);
+// when it never can (the layout is forced), it says why (err).
+func (s *scheduler) fitsStream(j *job) (ok bool, err error) {
+	if j.kind != genJob {
+		if s.cfg.KVLayout == KVSplit {
+			return false, fmt.Errorf("%w: the KV cache is split into a stream per sequence (KV layout split), which cannot give %ss; use the unified or auto layout", llm.ErrBadInput, j.kind)
+		}
+		s.relayout = true
+		return false, nil
+	}
+	if n := s.perSeq(j); n > s.stream {
+		switch {
+		case 2*s.stream*s.cfg.Sequences <= s.cfg.MaxContext:
+			s.wantGrow, s.relayout = true, true
+		case s.cfg.KVLayout == KVSplit:
+			return false, fmt.Errorf("%w: %d cells needed by each sequence > %d, a stream of the split KV cache (context size %d / %d sequences)",
+				llm.ErrContextTooLong, n, s.cfg.MaxContext/s.cfg.Sequences, s.cfg.MaxContext, s.cfg.Sequences)
+		default:
+			s.relayout = true // a unified cache holds it
+		}
+		return false, nil
+	}
+	return true, nil
 }
 
 // gather collects the jobs submitted within Config.GatherWindow, or until
@@ -439,8 +629,123 @@ func (s *scheduler) whole(r *run) bool {
 	return r.job.kind == embedJob || !s.ctx.HasMemory()
 }
 
+// splitEntry is a token of a split context's batch, before the batch is
+// put in sequence order.
+type splitEntry struct {
+	tok  int32
+	pos  int
+	seq  int32
+	out  bool
+	q    *sequence // a generating sequence's token, or nil for a prompt's
+	r    *run
+	last bool // the prompt's last token
+}
+
+// stepSplit is step for a split context, which holds generations only:
+// one token from each generating sequence and prompt chunks, each prompt
+// in its job's first sequence (its siblings get a copy of the stream once
+// it is evaluated), the batch in sequence order.
+func (s *scheduler) stepSplit() {
+	b := s.batch
+	b.Clear()
+	limit := b.Cap()
+	ents := s.ents[:0]
+	for _, r := range s.running {
+		r.outIdx, r.inStep = -1, false
+		for _, q := range r.job.gen.seqs {
+			q.idx = -1
+			if !q.done && r.prefilled == len(r.job.tokens) && len(ents) < limit {
+				ents = append(ents, splitEntry{tok: q.last, pos: q.pos, seq: q.id, out: true, q: q, r: r})
+			}
+		}
+	}
+	now := time.Now()
+	for _, r := range s.running {
+		toks := r.job.tokens
+		if r.prefilled == len(toks) || len(ents) >= limit {
+			continue
+		}
+		if r.prefilled == 0 || r.start.IsZero() {
+			r.start = now
+		}
+		n := min(len(toks)-r.prefilled, limit-len(ents))
+		for i := r.prefilled; i < r.prefilled+n; i++ {
+			last := i == len(toks)-1
+			ents = append(ents, splitEntry{tok: toks[i], pos: i, seq: r.ids[0], out: last, r: r, last: last})
+		}
+		r.prefilled += n
+		r.inStep = true
+	}
+	s.ents = ents
+	if len(ents) == 0 {
+		return
+	}
+	slices.SortStableFunc(ents, func(a, b splitEntry) int { return int(a.seq) - int(b.seq) })
+	for _, e := range ents {
+		s.one[0] = e.seq
+		idx, _ := b.Add(e.tok, e.pos, s.one, e.out)
+		switch {
+		case e.q != nil:
+			e.q.idx = idx
+			e.q.pos++
+		case e.last:
+			e.r.outIdx = idx
+		}
+	}
+	if s.captureOn {
+		if err := s.ctx.SetCapture(nil, false); err != nil {
+			s.failStep(err)
+			return
+		}
+		s.captureOn = false
+	}
+	err := s.ctx.Decode(b)
+	s.e.decodes.Add(1)
+	s.e.decodedTokens.Add(int64(b.Len()))
+	if err != nil {
+		select {
+		case <-s.e.stop:
+			err = ErrClosed
+		default:
+		}
+		s.failStep(err)
+		return
+	}
+	for _, r := range s.running {
+		if r.outIdx >= 0 {
+			r.firstTok = time.Now()
+			// The prompt is in the first sequence's stream: its siblings
+			// get a copy before their first token (the next decode
+			// applies it).
+			for _, id := range r.ids[1:] {
+				if err := s.ctx.CopySequence(r.ids[0], id, -1); err != nil {
+					s.endRun(r, err, llm.FinishError)
+					break
+				}
+			}
+			for _, q := range r.job.gen.seqs {
+				if !q.done {
+					q.pos = len(r.job.tokens)
+					s.sample(r, q, r.outIdx)
+				}
+			}
+			continue
+		}
+		for _, q := range r.job.gen.seqs {
+			if q.idx >= 0 && !q.done {
+				s.sample(r, q, q.idx)
+			}
+		}
+	}
+	s.compact()
+}
+
 // step builds one batch, decodes it, and hands out the results.
 func (s *scheduler) step() {
+	if s.split {
+		s.stepSplit()
+		return
+	}
 	b := s.batch
 	b.Clear()
 	limit := b.Cap()
