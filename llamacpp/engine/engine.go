@@ -57,7 +57,8 @@ type KVLayout string
 // sequence, not in batch order).
 const (
 	// KVAuto splits a context made for generations alone whose prompts
-	// share no prefix and fit a stream, and unifies it otherwise; once
+	// share no prefix, fit a stream and fill at least half of the
+	// sequence IDs, and unifies it otherwise; once
 	// hidden-state or embedding work has come, contexts stay unified.
 	KVAuto KVLayout = ""
 	// KVUnified always shares one cache.

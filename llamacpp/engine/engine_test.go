@@ -627,20 +627,31 @@ func TestSplitKV(t *testing.T) {
 	}
 
 	// A longer generation than a stream holds: a larger split context
-	// (8 streams of 1024 cells), or a unified one where that is more than
-	// MaxContext.
-	long := genCase{prompt: "long", n: 1, params: llm.GenerationParams{MaxNewTokens: 600, IgnoreEOS: true}}
+	// (8 streams of 1024 cells) for work that fills the streams, or a
+	// unified one where that is more than MaxContext.
+	long := genCase{prompt: "long", n: 4, params: llm.GenerationParams{MaxNewTokens: 600, IgnoreEOS: true}}
 	_, err := e.Generate(context.Background(), long.request(f))
 	require.NoError(t, err)
 	assert.Equal(t, []bool{true, true}, f.layouts())
 	assert.Equal(t, []int{2048, 8192}, f.contexts())
 	f4 := fakeFor(t)
 	e4 := newEngine(t, f4, Config{})
-	_, err = e4.Generate(context.Background(), cases[0].request(f4))
+	four := cases[0]
+	four.n = 4
+	_, err = e4.Generate(context.Background(), four.request(f4))
 	require.NoError(t, err)
 	_, err = e4.Generate(context.Background(), long.request(f4))
 	require.NoError(t, err)
 	assert.Equal(t, []bool{true, false}, f4.layouts(), "8 streams of 1024 would exceed 4096 cells")
+
+	// Work that fills less than half of the streams (one prompt) gets a
+	// unified context sized to it.
+	f6 := fakeFor(t)
+	e6 := newEngine(t, f6, Config{})
+	_, err = e6.Generate(context.Background(), cases[0].request(f6))
+	require.NoError(t, err)
+	assert.Equal(t, []bool{false}, f6.layouts())
+	assert.Equal(t, []int{256}, f6.contexts())
 
 	// Hidden states need the unified cache: the context is made again,
 	// unified, and stays so.
@@ -674,7 +685,7 @@ func TestSplitKV(t *testing.T) {
 	// and the prefix is reused.
 	f5 := fakeFor(t)
 	e5 := newEngine(t, f5, Config{GatherWindow: 300 * time.Millisecond})
-	_, err = e5.Generate(context.Background(), cases[1].request(f5))
+	_, err = e5.Generate(context.Background(), four.request(f5))
 	require.NoError(t, err)
 	long5 := genCase{prompt: prefix + "first", n: 1, params: llm.GenerationParams{MaxNewTokens: 3000, IgnoreEOS: true}}
 	ctx5, cancel5 := context.WithCancel(context.Background())

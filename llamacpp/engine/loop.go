@@ -261,8 +261,9 @@ func (s *scheduler) layout() (split bool, cells int) {
 }
 
 // splittable reports whether the waiting work (as many jobs as sequence IDs
-// allow) is all generations whose prompts share no reusable prefix, each
-// sequence fitting a stream of MaxContext/Sequences cells.
+// allow) is all generations whose prompts share no reusable prefix, fills at
+// least half of the sequence IDs, and fits streams of MaxContext/Sequences
+// cells.
 func (s *scheduler) splittable() bool {
 	var prompts [][]int32
 	seqs := 0
@@ -281,7 +282,10 @@ func (s *scheduler) splittable() bool {
 		}
 		prompts = append(prompts, j.tokens)
 	}
-	return len(prompts) > 0 && s.streamNeed()*s.cfg.Sequences <= s.cfg.MaxContext
+	// A split context has a stream for every sequence ID, used or not: worth
+	// it only when the waiting work fills at least half of them (a single
+	// prompt gets a unified context sized to it).
+	return seqs >= 2 && 2*seqs >= s.cfg.Sequences && s.streamNeed()*s.cfg.Sequences <= s.cfg.MaxContext
 }
 
 // sharing reports whether two prompts among the running and waiting
