@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -47,12 +46,45 @@ func benchThreads() int {
 	return llamacpp.PhysicalCores()
 }
 
+// benchGPU is $LOCALLM_BENCH_GPU_LAYERS: the layers BenchmarkDecode,
+// BenchmarkParallel and BenchmarkNumGenerations offload (-1: all) to the
+// backends $LOCALLM_BACKEND_DIR names (make cuda; loaded at the first
+// model load). Default 0, the CPU. With
+// $LOCALLM_BENCH_MODEL=1b those benchmarks run the 1.1B model instead of
+// the 134M one.
+func benchGPU(b *testing.B) llamacpp.ModelOptions {
+	v := os.Getenv("LOCALLM_BENCH_GPU_LAYERS")
+	if v == "" {
+		return llamacpp.ModelOptions{}
+	}
+	n, err := strconv.Atoi(v)
+	require.NoError(b, err, "LOCALLM_BENCH_GPU_LAYERS")
+	return llamacpp.ModelOptions{GPULayers: n}
+}
+
+// benchSized is benchModel of the size $LOCALLM_BENCH_MODEL selects.
+func benchSized(b *testing.B, typ string) string {
+	if os.Getenv("LOCALLM_BENCH_MODEL") == "1b" {
+		typ = "1b-" + typ
+	}
+	return benchModel(b, typ)
+}
+
+// openBench opens a benchmark's LLM with benchGPU's offload.
+func openBench(b *testing.B, path string, co llamacpp.ContextOptions) *llamacpp.LLM {
+	b.Helper()
+	l, err := llamacpp.Open(context.Background(), llamacpp.Options{ModelPath: path, Model: benchGPU(b), Context: co})
+	require.NoError(b, err)
+	b.Cleanup(func() { l.Close() })
+	return l
+}
+
 // BenchmarkDecode: one sequence, greedy, end-of-generation ignored: the
 // figure llama-bench's tg test measures. Reports prefill and decode tok/s.
 func BenchmarkDecode(b *testing.B) {
 	for _, typ := range []string{"f16", "q8_0"} {
 		b.Run(typ, func(b *testing.B) {
-			l := openLLM(b, benchModel(b, typ), llamacpp.ContextOptions{Threads: benchThreads(), Sequences: 1})
+			l := openBench(b, benchSized(b, typ), llamacpp.ContextOptions{Threads: benchThreads(), Sequences: 1})
 			const n = 64
 			var pre, dec float64
 			for i := 0; i < b.N; i++ {
@@ -79,10 +111,10 @@ func median(xs []float64) float64 {
 // each decode step. Reports the aggregate decode rate (all generated tokens
 // over the wall time), the figure llama-batched-bench reports.
 func BenchmarkParallel(b *testing.B) {
-	path := benchModel(b, "q8_0")
+	path := benchSized(b, "q8_0")
 	for _, p := range []int{1, 4, 8, 16} {
 		b.Run(fmt.Sprintf("seqs=%d", p), func(b *testing.B) {
-			l := openLLM(b, path, llamacpp.ContextOptions{Threads: benchThreads(), Sequences: 16, ContextSize: 4096})
+			l := openBench(b, path, llamacpp.ContextOptions{Threads: benchThreads(), Sequences: 16, ContextSize: 4096})
 			const n = 64
 			var total float64
 			for i := 0; i < b.N; i++ {
@@ -113,8 +145,8 @@ func BenchmarkParallel(b *testing.B) {
 // prompt, natively (the prompt evaluated once, its KV cells shared) against
 // 8 separate calls one after another.
 func BenchmarkNumGenerations(b *testing.B) {
-	path := benchModel(b, "q8_0")
-	l := openLLM(b, path, llamacpp.ContextOptions{Threads: benchThreads(), Sequences: 8, ContextSize: 4096})
+	path := benchSized(b, "q8_0")
+	l := openBench(b, path, llamacpp.ContextOptions{Threads: benchThreads(), Sequences: 8, ContextSize: 4096})
 	m := l.Model()
 	// A prompt of exactly 512 tokens.
 	words := strings.Repeat("the quick brown fox jumps over the lazy dog ", 80)
@@ -254,19 +286,32 @@ func benchMemory(b *testing.B, ubatch int) {
 		out, err := cmd.CombinedOutput()
 		require.NoError(b, err, "%s", out)
 		var rss, kv, size, anon float64
+		var cells int
 		for _, line := range strings.Split(string(out), "\n") {
 			if strings.HasPrefix(line, "MEMORY ") {
-				_, err := fmt.Sscanf(line, "MEMORY rss=%g kv=%g model=%g anon=%g", &rss, &kv, &size, &anon)
+				_, err := fmt.Sscanf(line, "MEMORY rss=%g kv=%g model=%g anon=%g cells=%d", &rss, &kv, &size, &anon, &cells)
 				require.NoError(b, err)
 			}
 		}
 		require.NotZero(b, rss, "%s", out)
 		b.ReportMetric(rss/1e6, "peak_rss_MB")
 		b.ReportMetric((size+kv)/1e6, "model+kv_MB")
+		b.ReportMetric(float64(cells), "kv_cells")
 		b.ReportMetric(rss/(size+kv), "rss/(model+kv)")
 		// Without the program's own text pages (file-backed, shared).
 		b.ReportMetric(anon/(size+kv), "anon_rss/(model+kv)")
 	}
+}
+
+// peakRSS is this process's peak resident memory in bytes (VmHWM: the
+// high-water mark of its own address space, which, unlike the rusage a
+// parent reads, does not start from the parent's).
+func peakRSS(t testing.TB) float64 {
+	f := strings.Fields(vmLine("VmHWM"))
+	require.Len(t, f, 3, "VmHWM in /proc/self/status")
+	kb, err := strconv.ParseFloat(f[1], 64)
+	require.NoError(t, err)
+	return kb * 1024
 }
 
 func vmLine(key string) string {
@@ -301,24 +346,18 @@ func TestMemoryChild(t *testing.T) {
 	info := l.Model().Info()
 	st, err := os.Stat(path)
 	require.NoError(t, err)
-	// f16 K and V for every layer and cell.
-	kv := float64(ctxSize * info.NLayer * 2 * info.NEmbd / info.NHead * info.NHeadKV * 2)
-	status, err := os.ReadFile("/proc/self/status")
-	require.NoError(t, err)
-	var hwm float64
-	for _, line := range strings.Split(string(status), "\n") {
-		if strings.HasPrefix(line, "VmHWM:") {
-			f := strings.Fields(line)
-			v, _ := strconv.ParseFloat(f[1], 64)
-			hwm = v * 1024
-		}
-	}
+	// f16 K and V for every layer and cell of the context the engine made
+	// (sized to the work, at most ctxSize).
+	cells := l.Stats().ContextSize
+	require.NotZero(t, cells)
+	kv := float64(cells * info.NLayer * 2 * info.NEmbd / info.NHead * info.NHeadKV * 2)
+	hwm := peakRSS(t)
 	anon := 0.0
 	if f := strings.Fields(vmLine("RssAnon")); len(f) >= 2 {
 		anon, _ = strconv.ParseFloat(f[1], 64)
 		anon *= 1024
 	}
-	fmt.Printf("MEMORY rss=%g kv=%g model=%g anon=%g\n", hwm, kv, float64(st.Size()), anon)
+	fmt.Printf("MEMORY rss=%g kv=%g model=%g anon=%g cells=%d\n", hwm, kv, float64(st.Size()), anon, cells)
 	l.Close()
 }
 
@@ -342,9 +381,15 @@ func BenchmarkConstrained(b *testing.B) {
 		st := out[0].Statistics
 		return float64(st.OutputTokens[0]-1) / st.GenerationSeconds
 	}
+	// Seven pairs, which one goes first alternating; the medians.
 	var fr, cr, ratios []float64
-	for i := 0; i < max(b.N, 3); i++ {
-		f, c := rate(free), rate(constrained)
+	for i := 0; i < max(b.N, 7); i++ {
+		var f, c float64
+		if i%2 == 0 {
+			f, c = rate(free), rate(constrained)
+		} else {
+			c, f = rate(constrained), rate(free)
+		}
 		fr, cr, ratios = append(fr, f), append(cr, c), append(ratios, c/f)
 	}
 	b.ReportMetric(median(fr), "free_tok/s")
@@ -416,7 +461,7 @@ func TestMixedWorkHelper(t *testing.T) {
 	fi, err := os.Stat(path)
 	require.NoError(t, err)
 	line, _ := json.Marshal(map[string]float64{"tokens": float64(tokens.Load()), "seconds": time.Since(t0).Seconds(),
-		"kv_bytes": kv, "model_bytes": float64(fi.Size()), "ctx": float64(st.ContextSize)})
+		"kv_bytes": kv, "model_bytes": float64(fi.Size()), "ctx": float64(st.ContextSize), "rss": peakRSS(t)})
 	fmt.Printf("MIXED %s\n", line)
 }
 
@@ -442,8 +487,7 @@ func BenchmarkMixedWork(b *testing.B) {
 		require.True(b, ok, "%s", out)
 		var m map[string]float64
 		require.NoError(b, json.Unmarshal([]byte(strings.SplitN(after, "\n", 2)[0]), &m))
-		rss := float64(cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss << 10)
-		return result{m["tokens"], m["seconds"], m["kv_bytes"], m["model_bytes"], m["ctx"], rss}
+		return result{m["tokens"], m["seconds"], m["kv_bytes"], m["model_bytes"], m["ctx"], m["rss"]}
 	}
 	var gen, mixed []result
 	for i := 0; i < max(b.N, 3); i++ {

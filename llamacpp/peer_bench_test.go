@@ -68,18 +68,53 @@ func cliBinary(b *testing.B) string {
 }
 
 // proc runs a command to completion and returns its wall time and peak
-// resident memory.
+// resident memory. The command is started by a helper process (this test
+// binary again, TestPeakRSSHelper) and not by the benchmark itself: Linux
+// carries a process's peak RSS across exec from the memory it was forked
+// from, so a command started from a benchmark process of 800 MB would report
+// at least 800 MB. The helper is small (its own peak, about 20 MB, is the
+// floor of what can be measured) and times the command itself.
 func proc(b *testing.B, name string, args ...string) (time.Duration, int64) {
 	b.Helper()
-	cmd := exec.Command(name, args...)
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
+	argv, err := json.Marshal(append([]string{name}, args...))
+	require.NoError(b, err)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestPeakRSSHelper$", "-test.count=1")
+	cmd.Env = append(os.Environ(), peakRSSEnv+"="+string(argv))
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err = cmd.Run()
+	require.NoError(b, err, "%s %s\n%s%s", name, strings.Join(args, " "), stdout.String(), stderr.String())
+	var wall, rss int64
+	for _, line := range strings.Split(stdout.String(), "\n") {
+		if strings.HasPrefix(line, "PEAKRSS ") {
+			_, err := fmt.Sscanf(line, "PEAKRSS wall_ns=%d rss=%d", &wall, &rss)
+			require.NoError(b, err, line)
+		}
+	}
+	require.NotZero(b, wall, "no PEAKRSS line from the helper:\n%s%s", stdout.String(), stderr.String())
+	return time.Duration(wall), rss
+}
+
+// peakRSSEnv holds the JSON argv that TestPeakRSSHelper runs.
+const peakRSSEnv = "LOCALLM_PEAK_RSS_ARGV"
+
+// TestPeakRSSHelper is not a test: proc runs this test binary with
+// $LOCALLM_PEAK_RSS_ARGV set, and it runs that command and prints the
+// command's wall time and peak RSS (its rusage, from wait4).
+func TestPeakRSSHelper(t *testing.T) {
+	v := os.Getenv(peakRSSEnv)
+	if v == "" {
+		t.Skip("a helper process of the peer benchmarks")
+	}
+	var argv []string
+	require.NoError(t, json.Unmarshal([]byte(v), &argv))
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	t0 := time.Now()
 	err := cmd.Run()
 	wall := time.Since(t0)
-	require.NoError(b, err, "%s %s\n%s", name, strings.Join(args, " "), out.String())
-	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	return wall, ru.Maxrss << 10
+	require.NoError(t, err)
+	fmt.Printf("PEAKRSS wall_ns=%d rss=%d\n", wall.Nanoseconds(), cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss<<10)
 }
 
 // pairs runs two commands alternately (which goes first alternating, so
@@ -161,7 +196,8 @@ func BenchmarkPeerHiddenContext(b *testing.B) {
 
 // BenchmarkPeerNumGenerations: 8 generations of 64 tokens after a shared
 // 560-token prompt, the whole process, against llama-batched-bench -pps
-// (prompt shared) on the same work.
+// (prompt shared) on the same work. At the pinned commit batched-bench gives
+// each sequence its own KV stream of -c/-npl cells, so -c is 8 x 1024.
 func BenchmarkPeerNumGenerations(b *testing.B) {
 	bench := peerTool(b, "llama-batched-bench")
 	cli := cliBinary(b)
@@ -174,7 +210,7 @@ func BenchmarkPeerNumGenerations(b *testing.B) {
 				"--ignore-eos", "--temperature", "0", "--threads", th)
 		},
 		func() (time.Duration, int64) {
-			return proc(b, bench, "-m", model, "-c", "2048", "-b", "512", "-ub", "512", "-npp", "560", "-ntg", "64", "-npl", "8", "-pps", "-t", th)
+			return proc(b, bench, "-m", model, "-c", "8192", "-b", "512", "-ub", "512", "-npp", "560", "-ntg", "64", "-npl", "8", "-pps", "-t", th)
 		})
 	b.ReportMetric(tl, "locallm_s")
 	b.ReportMetric(tp, "batched-bench_s")

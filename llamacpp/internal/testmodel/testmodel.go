@@ -41,6 +41,12 @@ func Vocab(name string) (string, error) {
 // weights.
 var BenchConfig = tinyllama.Config{Layers: 12, Hidden: 768, Heads: 12, KVHeads: 12, FF: 2048, CtxLen: 4096, Type: "f16", Name: "bench-134m"}
 
+// BenchConfig1B is the larger benchmark model for GPU runs: about 1.1B
+// parameters in the shape of a 1B Llama 3 (16 layers, hidden 2048, grouped
+// KV heads), with the same 32,000-token vocabulary and seeded random
+// weights.
+var BenchConfig1B = tinyllama.Config{Layers: 16, Hidden: 2048, Heads: 32, KVHeads: 8, FF: 8192, CtxLen: 4096, Type: "f16", Name: "bench-1b"}
+
 var (
 	benchMu    sync.Mutex
 	benchPaths = map[string]string{}
@@ -50,13 +56,15 @@ var (
 // llama.cpp's quantiser), written on first use to .models/ at the
 // repository's root (ignored by git) and kept there between runs. The
 // types "qwen2-f16" and "qwen2-q8_0" are the same shapes as a qwen2 model
-// that declares mean pooling: a decoder that generates and embeds.
+// that declares mean pooling: a decoder that generates and embeds. The
+// prefix "1b-" ("1b-f16", "1b-q8_0") selects BenchConfig1B.
 func Bench(typ string) (string, error) {
 	benchMu.Lock()
 	defer benchMu.Unlock()
-	if p, ok := benchPaths["bench-134m-"+typ]; ok {
+	if p, ok := benchPaths[typ]; ok {
 		return p, nil
 	}
+	key := typ
 	vocab, err := Vocab("llama-spm")
 	if err != nil {
 		return "", err
@@ -71,6 +79,10 @@ func Bench(typ string) (string, error) {
 	if rest, ok := strings.CutPrefix(typ, "qwen2-"); ok {
 		cfg.Arch, cfg.Pooling, cfg.Name = "qwen2", "mean", "bench-134m-qwen2"
 		name, typ = "bench-134m-qwen2", rest
+	} else if rest, ok := strings.CutPrefix(typ, "1b-"); ok {
+		cfg = BenchConfig1B
+		cfg.Vocab = vocab
+		name, typ = "bench-1b", rest
 	}
 	f16 := filepath.Join(dir, name+"-f16.gguf")
 	if _, err := os.Stat(f16); err != nil {
@@ -93,6 +105,6 @@ func Bench(typ string) (string, error) {
 			}
 		}
 	}
-	benchPaths[name+"-"+typ] = p
+	benchPaths[key] = p
 	return p, nil
 }
