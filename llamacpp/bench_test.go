@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -410,6 +412,9 @@ func TestMixedWorkHelper(t *testing.T) {
 	}
 	path, err := testmodel.Bench("qwen2-q8_0")
 	require.NoError(t, err)
+	bufs := &bufferLog{}
+	llamacpp.SetLogger(slog.New(bufs), slog.LevelInfo)
+	defer llamacpp.SetLogger(nil, 0)
 	l, err := llamacpp.Open(context.Background(), llamacpp.Options{ModelPath: path,
 		Context: llamacpp.ContextOptions{Threads: benchThreads(), Sequences: 48, ContextSize: 8192}})
 	require.NoError(t, err)
@@ -461,8 +466,43 @@ func TestMixedWorkHelper(t *testing.T) {
 	fi, err := os.Stat(path)
 	require.NoError(t, err)
 	line, _ := json.Marshal(map[string]float64{"tokens": float64(tokens.Load()), "seconds": time.Since(t0).Seconds(),
-		"kv_bytes": kv, "model_bytes": float64(fi.Size()), "ctx": float64(st.ContextSize), "rss": peakRSS(t)})
+		"kv_bytes": kv, "model_bytes": float64(fi.Size()), "ctx": float64(st.ContextSize), "rss": peakRSS(t),
+		"buffer_bytes": bufs.bytes()})
 	fmt.Printf("MIXED %s\n", line)
+}
+
+// bufferLog is a slog.Handler that reads llama.cpp's log for the sizes of
+// the last context's compute and output buffers (the output buffer grows
+// when a batch has more outputs than it holds).
+type bufferLog struct {
+	mu              sync.Mutex
+	compute, output float64
+}
+
+var (
+	computeRE = regexp.MustCompile(`compute buffer size = +([0-9.]+) MiB`)
+	outputRE  = regexp.MustCompile(`output buffer size = +([0-9.]+) MiB|reallocating output buffer from size [0-9.]+ MiB to ([0-9.]+) MiB`)
+)
+
+func (h *bufferLog) Enabled(context.Context, slog.Level) bool { return true }
+func (h *bufferLog) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *bufferLog) WithGroup(string) slog.Handler            { return h }
+func (h *bufferLog) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if m := computeRE.FindStringSubmatch(r.Message); m != nil {
+		h.compute, _ = strconv.ParseFloat(m[1], 64)
+	}
+	if m := outputRE.FindStringSubmatch(r.Message); m != nil {
+		h.output, _ = strconv.ParseFloat(m[1]+m[2], 64)
+	}
+	return nil
+}
+
+func (h *bufferLog) bytes() float64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return (h.compute + h.output) * (1 << 20)
 }
 
 // BenchmarkMixedWork: one LLM (a decoder that pools its embeddings) serving
@@ -476,7 +516,7 @@ func BenchmarkMixedWork(b *testing.B) {
 		b.Skip(err)
 	}
 	type result struct {
-		tokens, seconds, kv, model, ctx, rss float64
+		tokens, seconds, kv, model, ctx, rss, buffers float64
 	}
 	run := func(mode string) result {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestMixedWorkHelper$", "-test.v")
@@ -487,7 +527,7 @@ func BenchmarkMixedWork(b *testing.B) {
 		require.True(b, ok, "%s", out)
 		var m map[string]float64
 		require.NoError(b, json.Unmarshal([]byte(strings.SplitN(after, "\n", 2)[0]), &m))
-		return result{m["tokens"], m["seconds"], m["kv_bytes"], m["model_bytes"], m["ctx"], m["rss"]}
+		return result{m["tokens"], m["seconds"], m["kv_bytes"], m["model_bytes"], m["ctx"], m["rss"], m["buffer_bytes"]}
 	}
 	var gen, mixed []result
 	for i := 0; i < max(b.N, 3); i++ {
@@ -511,5 +551,11 @@ func BenchmarkMixedWork(b *testing.B) {
 	b.ReportMetric(med(mixed, rss)/med(gen, rss), "mixed/gen_rss")
 	last := mixed[len(mixed)-1]
 	b.ReportMetric(med(mixed, rss)/(last.model+last.kv), "mixed_rss/(model+kv)")
+	// Against what llama.cpp itself allocates: model, KV cache, and the
+	// context's compute and output buffers (from its log).
+	b.ReportMetric(last.buffers/(1<<20), "mixed_llama_buffers_MB")
+	b.ReportMetric(med(mixed, rss)/(last.model+last.kv+last.buffers), "mixed_rss/(model+kv+buffers)")
+	g := gen[len(gen)-1]
+	b.ReportMetric(med(gen, rss)/(g.model+g.kv+g.buffers), "gen_rss/(model+kv+buffers)")
 	b.ReportMetric(last.ctx, "ctx_cells")
 }
