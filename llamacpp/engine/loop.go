@@ -703,28 +703,51 @@ func (s *scheduler) stepSplit() {
 		}
 		s.captureOn = false
 	}
+	if !s.decode(b) {
+		return
+	}
+	s.sampleGenerations()
+	s.compact()
+}
+
+// decode decodes b, counting it; on failure (ErrClosed where Close aborted
+// it) the step's runs fail and it returns false.
+func (s *scheduler) decode(b Batch) bool {
 	err := s.ctx.Decode(b)
 	s.e.decodes.Add(1)
 	s.e.decodedTokens.Add(int64(b.Len()))
 	if err != nil {
 		select {
 		case <-s.e.stop:
-			err = ErrClosed
+			err = ErrClosed // Close aborted the decode
 		default:
 		}
 		s.failStep(err)
-		return
+		return false
 	}
+	return true
+}
+
+// sampleGenerations samples the next token of every generation that had an
+// output in the step just decoded: all of a job's sequences from its
+// prompt's last token, or each sequence from its own.
+func (s *scheduler) sampleGenerations() {
+outer:
 	for _, r := range s.running {
+		if r.job.kind != genJob {
+			continue
+		}
 		if r.outIdx >= 0 {
 			r.firstTok = time.Now()
-			// The prompt is in the first sequence's stream: its siblings
-			// get a copy before their first token (the next decode
-			// applies it).
-			for _, id := range r.ids[1:] {
-				if err := s.ctx.CopySequence(r.ids[0], id, -1); err != nil {
-					s.endRun(r, err, llm.FinishError)
-					break
+			if s.split {
+				// The prompt is in the first sequence's stream: its
+				// siblings get a copy before their first token (the next
+				// decode applies it).
+				for _, id := range r.ids[1:] {
+					if err := s.ctx.CopySequence(r.ids[0], id, -1); err != nil {
+						s.endRun(r, err, llm.FinishError)
+						continue outer
+					}
 				}
 			}
 			for _, q := range r.job.gen.seqs {
@@ -741,7 +764,6 @@ func (s *scheduler) stepSplit() {
 			}
 		}
 	}
-	s.compact()
 }
 
 // step builds one batch, decodes it, and hands out the results.
@@ -877,16 +899,7 @@ func (s *scheduler) step() {
 		s.ctx.SetEmbeddings(hasEmbed)
 		s.embedOn = hasEmbed
 	}
-	err := s.ctx.Decode(b)
-	s.e.decodes.Add(1)
-	s.e.decodedTokens.Add(int64(b.Len()))
-	if err != nil {
-		select {
-		case <-s.e.stop:
-			err = ErrClosed // Close aborted the decode
-		default:
-		}
-		s.failStep(err)
+	if !s.decode(b) {
 		return
 	}
 	for _, r := range s.running {
@@ -902,24 +915,7 @@ func (s *scheduler) step() {
 			s.endRun(r, err, "")
 		}
 	}
-	for _, r := range s.running {
-		if r.job.kind != genJob {
-			continue
-		}
-		if r.outIdx >= 0 {
-			r.firstTok = time.Now()
-			for _, q := range r.job.gen.seqs {
-				q.pos = len(r.job.tokens)
-				s.sample(r, q, r.outIdx)
-			}
-			continue
-		}
-		for _, q := range r.job.gen.seqs {
-			if q.idx >= 0 && !q.done {
-				s.sample(r, q, q.idx)
-			}
-		}
-	}
+	s.sampleGenerations()
 	s.compact()
 }
 
