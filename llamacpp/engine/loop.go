@@ -267,10 +267,7 @@ func (s *scheduler) layout() (split bool, cells int) {
 func (s *scheduler) splittable() bool {
 	var prompts [][]int32
 	seqs := 0
-	for _, j := range s.waiting {
-		if seqs+j.nseq > s.cfg.Sequences {
-			break
-		}
+	for _, j := range s.admissible() {
 		seqs += j.nseq
 		if j.kind != genJob {
 			return false
@@ -324,15 +321,24 @@ func sharedLen(a, b []int32) int {
 
 // streamNeed is the most cells one sequence of the waiting work needs.
 func (s *scheduler) streamNeed() int {
-	n, seqs := 0, 0
-	for _, j := range s.waiting {
-		if seqs+j.nseq > s.cfg.Sequences {
-			break
-		}
-		seqs += j.nseq
+	n := 0
+	for _, j := range s.admissible() {
 		n = max(n, s.perSeq(j))
 	}
 	return n
+}
+
+// admissible is the waiting jobs, in order, whose sequences the sequence
+// IDs hold at once: what the next context is sized for.
+func (s *scheduler) admissible() []*job {
+	seqs := 0
+	for i, j := range s.waiting {
+		if seqs+j.nseq > s.cfg.Sequences {
+			return s.waiting[:i]
+		}
+		seqs += j.nseq
+	}
+	return s.waiting
 }
 
 // perSeq is the cells one sequence of a generation needs: its prompt and
@@ -376,12 +382,8 @@ func (s *scheduler) wholeLimit() int { return min(s.ctx.BatchSize(), s.ctx.UBatc
 
 // demand is the cells the waiting jobs need, as many as sequence IDs allow.
 func (s *scheduler) demand() int {
-	cells, seqs := 0, 0
-	for _, j := range s.waiting {
-		if seqs+j.nseq > s.cfg.Sequences {
-			break
-		}
-		seqs += j.nseq
+	cells := 0
+	for _, j := range s.admissible() {
 		cells += s.need(j)
 	}
 	return cells
