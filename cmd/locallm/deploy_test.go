@@ -167,8 +167,10 @@ func (a *slurmArray) wait(t *testing.T, requeued int) {
 	log := a.log(requeued)
 	assert.Contains(t, log, "run 0, output")
 	assert.Contains(t, log, "run 1, output")
-	m := regexp.MustCompile(`(\d+) of (\d+) rows are in \S+ \((\d+) this run\)`).FindStringSubmatch(log)
-	require.NotNil(t, m, "the requeued task's summary line:\n%s", log)
+	// The second run's summary: the last one in the log.
+	ms := regexp.MustCompile(`(\d+) of (\d+) rows are in \S+ \((\d+) this run\)`).FindAllStringSubmatch(log, -1)
+	require.NotEmpty(t, ms, "the requeued task's summary line:\n%s", log)
+	m := ms[len(ms)-1]
 	all, this := atoi(m[2]), atoi(m[3])
 	assert.Equal(t, m[1], m[2], "every row done")
 	assert.Less(t, this, all, "the requeued run resumed the shard rather than starting over:\n%s", log)
@@ -234,11 +236,13 @@ func TestSlurmGenerateArray(t *testing.T) {
 	assert.True(t, strings.HasPrefix(string(data), `{"id":"r0",`), "merged output starts with the first input row")
 }
 
-// The same for embed: 4 tasks over 200 rows, one requeued while it runs;
+// The same for embed: 4 tasks over 800 rows, one requeued while it runs;
 // the merged .npy and ids equal, byte for byte, one process's over the
 // whole input.
 func TestSlurmEmbedArray(t *testing.T) {
-	c, model, dir, in := slurmJob(t, longRows(200))
+	// 800 rows: an embedding is fast, and a shard of 50 rows could finish
+	// before the requeue reaches it.
+	c, model, dir, in := slurmJob(t, longRows(800))
 	args := []string{"embed", "--model", model, "--input", in, "--ctx", "2048", "--batch-rows", "4", "--pooling", "mean", "--normalize"}
 
 	a := submitShards(t, c, dir, 4, args...)
@@ -260,7 +264,7 @@ func TestSlurmEmbedArray(t *testing.T) {
 	data, err := os.ReadFile(strings.TrimSuffix(merged, ".npy") + ".ids.json")
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(data, &ids))
-	require.Len(t, ids, 200)
+	require.Len(t, ids, 800)
 	for i, id := range ids {
 		require.Equal(t, fmt.Sprintf("e%d", i), id, "every id once, in input order")
 	}
