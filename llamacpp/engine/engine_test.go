@@ -689,13 +689,17 @@ func TestSplitKV(t *testing.T) {
 	require.NoError(t, err)
 	long5 := genCase{prompt: prefix + "first", n: 1, params: llm.GenerationParams{MaxNewTokens: 3000, IgnoreEOS: true}}
 	ctx5, cancel5 := context.WithCancel(context.Background())
+	decoded := e5.Stats().DecodedTokens
 	done5 := make(chan struct{})
 	go func() {
 		defer close(done5)
 		_, err := e5.Generate(ctx5, long5.request(f5))
 		assert.ErrorIs(t, err, context.Canceled)
 	}()
-	require.Eventually(t, func() bool { return e5.Stats().ActiveSequences > 0 }, 10*time.Second, time.Millisecond)
+	// Its prompt evaluated and a token past it: the cells to reuse exist.
+	require.Eventually(t, func() bool {
+		return e5.Stats().DecodedTokens > decoded+int64(len(f5.tokens(long5.prompt)))
+	}, 10*time.Second, time.Millisecond)
 	res5, err := e5.Generate(context.Background(), genCase{prompt: prefix + "second", n: 1, params: llm.GenerationParams{MaxNewTokens: 4}}.request(f5))
 	require.NoError(t, err)
 	cancel5()
