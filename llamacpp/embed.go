@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/locallm/locallm/llamacpp/llama"
 	"github.com/locallm/locallm/llm"
 )
 
@@ -14,7 +15,10 @@ import (
 // (mean over the tokens, the first ([CLS]) token, or the last). The
 // vectors are not normalised (llama.cpp's llama-embedding normalises in
 // the tool, not the library); hiddenstates.Normalize does that. Each vector
-// has n_embd elements and is owned by the caller.
+// has n_embd elements and is owned by the caller. For the decoders that
+// declare a pooling (qwen2, qwen3) the final hidden states are captured and
+// pooled in Go, the same vectors without the output matrix llama.cpp would
+// run for every token (see poolsInGo).
 //
 // Inputs are formatted as for generation (chat template or raw prompt,
 // special tokens added: [CLS] ... [SEP] for a WordPiece vocabulary) and
@@ -59,6 +63,10 @@ func (l *LLM) Embed(ctx context.Context, inputs []llm.Input) ([][]float32, error
 		}
 		toks[i] = f.tokens
 	}
+	pooling := ""
+	if poolsInGo(info) {
+		pooling = declaredPooling(info)
+	}
 	out := make([][]float32, len(inputs))
 	errs := make([]error, len(inputs))
 	var wg sync.WaitGroup
@@ -66,7 +74,15 @@ func (l *LLM) Embed(ctx context.Context, inputs []llm.Input) ([][]float32, error
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out[i], errs[i] = eng.Embed(cctx, t)
+			if pooling == "" {
+				out[i], errs[i] = eng.Embed(cctx, t)
+				return
+			}
+			rows, err := eng.Capture(cctx, t, []int{info.NLayer})
+			if err == nil {
+				out[i] = poolRows(rows[0], len(t), info.NEmbd, pooling)
+			}
+			errs[i] = err
 		}()
 	}
 	wg.Wait()
@@ -82,4 +98,53 @@ func (l *LLM) Embed(ctx context.Context, inputs []llm.Input) ([][]float32, error
 		}
 	}
 	return out, nil
+}
+
+// nativeEmbed makes Embed use llama.cpp's pooling for every model (tests
+// compare the two).
+var nativeEmbed = false
+
+// poolsInGo reports whether Embed pools the model's final hidden states in
+// Go instead of asking llama.cpp for its pooled embedding: for the causal
+// decoders whose pooling llama.cpp reads (qwen2, qwen3; gte-Qwen2,
+// Qwen3-Embedding). Their pooled embedding in llama.cpp is the pooling of
+// the final norm's output, which the hidden-state capture reads with the
+// graph stopped there; llama.cpp's own path would also run the output
+// matrix for every token and keep their logits (64 MiB for a 512-token
+// batch at a 32k vocabulary), which nobody reads.
+func poolsInGo(info llama.ModelInfo) bool {
+	if nativeEmbed {
+		return false
+	}
+	switch info.Architecture {
+	case "qwen2", "qwen3":
+		switch declaredPooling(info) {
+		case "mean", "cls", "last":
+			return true
+		}
+	}
+	return false
+}
+
+// poolRows pools the rows ([n][dim], row-major) as llama.cpp's pooling
+// types do: their mean (summed in float64), the first row or the last.
+func poolRows(rows []float32, n, dim int, pooling string) []float32 {
+	v := make([]float32, dim)
+	switch pooling {
+	case "cls":
+		copy(v, rows[:dim])
+	case "last":
+		copy(v, rows[(n-1)*dim:n*dim])
+	default:
+		sum := make([]float64, dim)
+		for r := 0; r < n; r++ {
+			for j, x := range rows[r*dim : (r+1)*dim] {
+				sum[j] += float64(x)
+			}
+		}
+		for j := range v {
+			v[j] = float32(sum[j] / float64(n))
+		}
+	}
+	return v
 }
