@@ -473,14 +473,14 @@ func printUsage(c *cobra.Command) error {
 // commonCompletions complete the flags of the flag groups and of the
 // files most commands read.
 var commonCompletions = map[string]cobra.CompletionFunc{
-	"model":       fileExts("gguf"),
-	"cache-type":  fixedValues("f16", "f32", "q8_0"),
-	"flash-attn":  fixedValues("auto", "on", "off"),
-	"input":       fileExts("jsonl"),
-	"config":      fileExts("yaml", "yml"),
-	"schema":      fileExts("json"),
-	"grammar":     fileExts("gbnf"),
-	"messages":    fileExts("json"),
+	"model":      fileExts("gguf"),
+	"cache-type": fixedValues("f16", "f32", "q8_0"),
+	"flash-attn": fixedValues("auto", "on", "off"),
+	"input":      fileExts("jsonl"),
+	"config":     fileExts("yaml", "yml"),
+	"schema":     fileExts("json"),
+	"grammar":    fileExts("gbnf"),
+	"messages":   fileExts("json"),
 	"backend-dir": func(*cobra.Command, []string, string) ([]cobra.Completion, cobra.ShellCompDirective) {
 		return nil, cobra.ShellCompDirectiveFilterDirs
 	},
