@@ -55,7 +55,7 @@ func BenchmarkServerOverhead(b *testing.B) {
 	tinyPath := filepath.Join(dir, "tiny.gguf")
 	require.NoError(b, tinyllama.Write(tinyPath, tinyllama.Config{}))
 	models := []struct{ name, path string }{{"tiny", tinyPath}}
-	if p := filepath.Join("..", ".models", "bench-134m-q8_0.gguf"); fileExists(p) {
+	if p := filepath.Join("..", "..", ".models", "bench-134m-q8_0.gguf"); fileExists(p) {
 		models = append(models, struct{ name, path string }{"134m-q8_0", p})
 	}
 	for _, m := range models {
@@ -72,7 +72,8 @@ func fileExists(p string) bool {
 // benchOverhead measures one model; interval is Options.StreamInterval.
 func benchOverhead(b *testing.B, path string, interval time.Duration) {
 	const clients, perClient, tokens = 16, 4, 64
-	l, err := llamacpp.Open(context.Background(), llamacpp.Options{ModelPath: path,
+	// chatml: the benchmark model has no chat template of its own.
+	l, err := llamacpp.Open(context.Background(), llamacpp.Options{ModelPath: path, ChatTemplate: "chatml",
 		Context: llamacpp.ContextOptions{Threads: benchThreads(), Sequences: clients, ContextSize: 8192}})
 	require.NoError(b, err)
 	defer l.Close()
@@ -155,6 +156,9 @@ func drive(b *testing.B, clients, perClient int, request func(client int) int) (
 		}()
 	}
 	wg.Wait()
+	if len(lat) < clients*perClient {
+		b.Fatalf("%d of %d requests failed", clients*perClient-len(lat), clients*perClient)
+	}
 	return float64(total) / time.Since(start).Seconds(), lat
 }
 
