@@ -352,27 +352,9 @@ func (c *compiler) force(n *snode) (*vset, error) {
 	case nkSchema:
 		v, err = c.compileSchema(n)
 	case nkAnd:
-		v, err = c.force(n.args[0])
-		for _, a := range n.args[1:] {
-			if err != nil {
-				break
-			}
-			var w *vset
-			if w, err = c.force(a); err == nil {
-				v, err = c.vAnd(v, w, n.under)
-			}
-		}
+		v, err = c.fold(n, c.vAnd)
 	case nkOr:
-		v, err = c.force(n.args[0])
-		for _, a := range n.args[1:] {
-			if err != nil {
-				break
-			}
-			var w *vset
-			if w, err = c.force(a); err == nil {
-				v, err = c.vOr(v, w, n.under)
-			}
-		}
+		v, err = c.fold(n, c.vOr)
 	case nkNot:
 		var w *vset
 		if w, err = c.force(n.args[0]); err == nil {
@@ -416,6 +398,22 @@ func (c *compiler) locate(err error, n *snode) error {
 
 // vAnd intersects two sets; under says which way lenient mode
 // approximates unions of alternatives past the limits (see approx.go).
+// fold forces n's arguments in order and combines them left to right with
+// op (vAnd or vOr), stopping at the first error.
+func (c *compiler) fold(n *snode, op func(a, b *vset, under bool) (*vset, error)) (*vset, error) {
+	v, err := c.force(n.args[0])
+	for _, a := range n.args[1:] {
+		if err != nil {
+			return nil, err
+		}
+		var w *vset
+		if w, err = c.force(a); err == nil {
+			v, err = op(v, w, n.under)
+		}
+	}
+	return v, err
+}
+
 func (c *compiler) vAnd(a, b *vset, under bool) (*vset, error) {
 	if c.isAnyVset(a) {
 		return b, nil

@@ -108,19 +108,7 @@ func strAnd(a, b *strSet) (*strSet, error) {
 		out.atoms = append(append([]*strAtom(nil), a.atoms...), b.atoms...)
 		return out, nil
 	}
-	da, err := a.toDFA()
-	if err != nil {
-		return nil, err
-	}
-	db, err := b.toDFA()
-	if err != nil {
-		return nil, err
-	}
-	d, err := regex.And(da, db)
-	if err != nil {
-		return nil, err
-	}
-	return strOfDFA(d), nil
+	return strDFAOp(a, b, regex.And)
 }
 
 func strOr(a, b *strSet) (*strSet, error) {
@@ -132,6 +120,12 @@ func strOr(a, b *strSet) (*strSet, error) {
 	case a.isAll() || b.isAll():
 		return strAll(), nil
 	}
+	return strDFAOp(a, b, regex.Or)
+}
+
+// strDFAOp combines a and b through their automata with op (regex.And or
+// regex.Or).
+func strDFAOp(a, b *strSet, op func(x, y *regex.DFA) (*regex.DFA, error)) (*strSet, error) {
 	da, err := a.toDFA()
 	if err != nil {
 		return nil, err
@@ -140,7 +134,7 @@ func strOr(a, b *strSet) (*strSet, error) {
 	if err != nil {
 		return nil, err
 	}
-	d, err := regex.Or(da, db)
+	d, err := op(da, db)
 	if err != nil {
 		return nil, err
 	}

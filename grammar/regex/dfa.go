@@ -187,6 +187,15 @@ func (a *NFA) build(n *Node) (int32, int32, error) {
 	return s, e, nil
 }
 
+// then wires a copy of n from s to a new state and returns that state.
+func (a *NFA) then(n *Node, s int32) (int32, error) {
+	next, err := a.NewState()
+	if err != nil {
+		return 0, err
+	}
+	return next, a.wire(n, s, next)
+}
+
 // wire adds n between existing states s and e.
 func (a *NFA) wire(n *Node, s, e int32) error {
 	switch n.Op {
@@ -229,11 +238,8 @@ func (a *NFA) wire(n *Node, s, e int32) error {
 		}
 		cur := s
 		for i := 0; i < n.Min; i++ {
-			next, err := a.NewState()
+			next, err := a.then(sub, cur)
 			if err != nil {
-				return err
-			}
-			if err := a.wire(sub, cur, next); err != nil {
 				return err
 			}
 			cur = next
@@ -258,11 +264,8 @@ func (a *NFA) wire(n *Node, s, e int32) error {
 		}
 		for i := n.Min; i < n.Max; i++ {
 			a.Add(cur, NFAEdge{Kind: NFAEps, To: e})
-			next, err := a.NewState()
+			next, err := a.then(sub, cur)
 			if err != nil {
-				return err
-			}
-			if err := a.wire(sub, cur, next); err != nil {
 				return err
 			}
 			cur = next
