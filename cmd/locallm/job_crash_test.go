@@ -64,13 +64,16 @@ func seededRand(t *testing.T) *rand.Rand {
 }
 
 // killRuns starts the command args again and again, each run killed with
-// SIGKILL after wait() unless it finishes first, until kills runs have
-// been killed (at most 4*kills runs). A run that finishes before its kill
-// (a fast machine) is handed to finished, which checks its output and
-// removes it, so that every machine sees several kills; after each kill,
-// killed checks what the run left and describes it for the log. It returns
-// the number of kills and the log.
-func killRuns(t *testing.T, args []string, kills int, wait func() time.Duration, finished func(), killed func(time.Duration) string) (int, []string) {
+// SIGKILL unless it finishes first, until kills runs have been killed (at
+// most 4*kills runs). wait gives each run its kill moment: a delay after
+// the start and, where not nil, a condition that must also hold (polled
+// every few milliseconds; it lets a test place a kill after the run has
+// written something, whatever the machine's speed). A run that finishes
+// before its kill (a fast machine) is handed to finished, which checks its
+// output and removes it, so that every machine sees several kills; after
+// each kill, killed checks what the run left and describes it for the log.
+// It returns the number of kills and the log.
+func killRuns(t *testing.T, args []string, kills int, wait func() (time.Duration, func() bool), finished func(), killed func(time.Duration) string) (int, []string) {
 	t.Helper()
 	n := 0
 	var history []string
@@ -81,15 +84,37 @@ func killRuns(t *testing.T, args []string, kills int, wait func() time.Duration,
 		require.NoError(t, cmd.Start())
 		exited := make(chan error, 1)
 		go func() { exited <- cmd.Wait() }()
-		w := wait()
-		select {
-		case err := <-exited:
-			require.NoError(t, err, "the job failed: %s", errBuf.String())
-			finished()
-			history = append(history, "finished; started over")
-			continue
-		case <-time.After(w):
+		start := time.Now()
+		w, ready := wait()
+		if ready == nil {
+			ready = func() bool { return true }
 		}
+		due := time.After(w)
+		elapsed := false
+		tick := time.NewTicker(2 * time.Millisecond)
+		done := false
+	poll:
+		for {
+			select {
+			case err := <-exited:
+				require.NoError(t, err, "the job failed: %s", errBuf.String())
+				finished()
+				history = append(history, "finished; started over")
+				done = true
+				break poll
+			case <-due:
+				due, elapsed = nil, true
+			case <-tick.C:
+			}
+			if elapsed && ready() {
+				break poll
+			}
+		}
+		tick.Stop()
+		if done {
+			continue
+		}
+		w = time.Since(start)
 		require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
 		<-exited
 		n++
@@ -118,7 +143,7 @@ func TestGenerateJobSurvivesSIGKILL(t *testing.T) {
 	kills, history := killRuns(t, args, crashKills(6),
 		// Early kills land in startup or the first rows, later ones while
 		// rows finish and are written.
-		func() time.Duration { return time.Duration(10+rng.IntN(500)) * time.Millisecond },
+		func() (time.Duration, func() bool) { return time.Duration(10+rng.IntN(500)) * time.Millisecond, nil },
 		func() {
 			assert.Len(t, readOutput(t, out), rows)
 			require.NoError(t, os.Remove(out))
@@ -207,11 +232,22 @@ func killAndResume(t *testing.T, args func(out string) []string, suffixes []stri
 	t.Logf("an uninterrupted run takes %v", whole.Round(time.Millisecond))
 	rng := seededRand(t)
 	target := filepath.Join(dir, "out.npy")
-	midway := 0
+	midway, attempt := 0, 0
 	kills, history := killRuns(t, args(target), wantKills,
 		// Within the first third of a whole run, so that the kills
 		// mostly fall in one chain of resumed runs, each doing a part.
-		func() time.Duration { return 10*time.Millisecond + time.Duration(rng.Int64N(int64(whole/3))) },
+		// Every other kill also waits until the run has added rows to
+		// the part log, so that some kills land after rows were kept
+		// however long the start-up takes on this machine.
+		func() (time.Duration, func() bool) {
+			d := 10*time.Millisecond + time.Duration(rng.Int64N(int64(whole/3)))
+			attempt++
+			if attempt%2 == 1 {
+				return d, nil
+			}
+			before := progress(target)
+			return d, func() bool { return progress(target) > before }
+		},
 		func() {
 			assert.Equal(t, want, read(target), "a run that finished before its kill")
 			for _, suffix := range suffixes {
