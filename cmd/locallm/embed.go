@@ -97,7 +97,7 @@ func embedCmd() *cobra.Command {
 	fs.BoolVar(&normalize, "normalize", false, "scale each embedding to unit L2 norm")
 	fs.IntVar(&layer, "layer", -1, "`LAYER` whose states are pooled, numbered as Hugging Face's hidden_states (-1: the final normed output)")
 	fs.StringVar(&plotPath, "plot", "", "draw a 2-D PCA scatter of the embeddings to this `FILE` (.png, .svg, .pdf)")
-	intFlag(fs, &batchRows, "batch-rows", "", 16, "rows per hidden-state call (evaluated together, up to the batch size)", ruleBatchRows)
+	intFlag(fs, &batchRows, "batch-rows", "", 16, "`N` rows per hidden-state call (evaluated together, up to the batch size)", ruleBatchRows)
 	fs.BoolVarP(&quiet, "quiet", "q", false, "no progress on stderr")
 	c.RegisterFlagCompletionFunc("pooling", fixedValues("mean", "first", "cls", "last", "max"))
 	c.RegisterFlagCompletionFunc("plot", fileExts("png", "svg", "pdf"))

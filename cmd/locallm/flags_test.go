@@ -131,3 +131,15 @@ func TestRuleEdgesAccepted(t *testing.T) {
 		assert.NotEmpty(t, out)
 	}
 }
+
+func TestParseLayers(t *testing.T) {
+	for in, want := range map[string][]int{"-1": {-1}, "0, 2,-1": {0, 2, -1}, "1,1": {1, 1}} {
+		got, err := parseLayers(in)
+		require.NoError(t, err, in)
+		assert.Equal(t, want, got, in)
+	}
+	for _, in := range []string{"", ",", "1,,2", "1,", "one", "1.5"} {
+		_, err := parseLayers(in)
+		assert.Error(t, err, "%q", in)
+	}
+}

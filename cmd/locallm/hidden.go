@@ -106,7 +106,7 @@ func hiddenCmd() *cobra.Command {
 	fs.StringVarP(&input, "input", "i", "", "JSONL `FILE` of rows {\"id\": ..., \"prompt\": ... | \"messages\": [...]}")
 	fs.StringVarP(&output, "output", "o", "", ".npy `FILE` for the states (required); the other files are named after it")
 	fs.StringVar(&layersFlag, "layers", "-1", "comma-separated layer `NUMBERS`, in the order the output holds them")
-	intFlag(fs, &batchRows, "batch-rows", "", 16, "rows per hidden-state call (evaluated together, up to the batch size)", ruleBatchRows)
+	intFlag(fs, &batchRows, "batch-rows", "", 16, "`N` rows per hidden-state call (evaluated together, up to the batch size)", ruleBatchRows)
 	fs.BoolVarP(&quiet, "quiet", "q", false, "no progress on stderr")
 	return c
 }
@@ -136,7 +136,7 @@ func parseLayers(s string) ([]int, error) {
 	for _, f := range strings.Split(s, ",") {
 		f = strings.TrimSpace(f)
 		if f == "" {
-			continue
+			return nil, errors.New("an empty layer number")
 		}
 		n, err := strconv.Atoi(f)
 		if err != nil {

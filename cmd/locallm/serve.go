@@ -193,9 +193,9 @@ func serveCmd() *cobra.Command {
 	fs.StringVar(&cfg.modelID, "model-id", "", "the model's `ID` in /v1/models and responses (default: the model's general.name)")
 	intFlag(fs, &cfg.maxConcurrent, "max-concurrent", "", cfg.maxConcurrent, "`N` requests running at once (their sequences are batched together)", intRule("max_concurrent", 1, 1<<16))
 	intFlag(fs, &cfg.maxQueue, "max-queue", "", cfg.maxQueue, "`N` requests waiting for a place; beyond, 503 with Retry-After", intRule("max_queue", 0, 1<<20))
-	intFlag(fs, &cfg.chatMaxTokens, "default-max-tokens", "", cfg.chatMaxTokens, "max_tokens of chat requests that give none", intRule("default_max_tokens", 1, llm.MaxNewTokensLimit))
-	intFlag(fs, &cfg.closingTokens, "closing-tokens", "", cfg.closingTokens, "tokens that may be appended to close a structured output max_tokens cut (0: none)", ruleClosingTokens)
-	durationFlag(fs, &cfg.streamInterval, "stream-interval", cfg.streamInterval, "least time between two writes to a stream (0: every token)", durationRule("stream_interval"))
-	durationFlag(fs, &cfg.shutdownTimeout, "shutdown-timeout", cfg.shutdownTimeout, "on SIGTERM, how long requests in flight may finish before they are cancelled", durationRule("shutdown_timeout"))
+	intFlag(fs, &cfg.chatMaxTokens, "default-max-tokens", "", cfg.chatMaxTokens, "max_tokens `N` of chat requests that give none", intRule("default_max_tokens", 1, llm.MaxNewTokensLimit))
+	intFlag(fs, &cfg.closingTokens, "closing-tokens", "", cfg.closingTokens, "up to `N` tokens appended to close a structured output that max_tokens cut (0: none)", ruleClosingTokens)
+	durationFlag(fs, &cfg.streamInterval, "stream-interval", cfg.streamInterval, "least `TIME` between two writes to a stream, as 40ms (0: every token)", durationRule("stream_interval"))
+	durationFlag(fs, &cfg.shutdownTimeout, "shutdown-timeout", cfg.shutdownTimeout, "on SIGTERM, the `TIME` requests in flight have to finish before they are cancelled, as 30s", durationRule("shutdown_timeout"))
 	return c
 }
