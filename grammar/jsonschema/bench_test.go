@@ -1,6 +1,8 @@
 package jsonschema
 
 import (
+	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -57,6 +59,27 @@ func BenchmarkCompileLarge(b *testing.B) {
 	schema := []byte(`{"type":"object","properties":{"text":{"type":"string","maxLength":100000},"items":{"type":"array","items":{"type":"integer","minimum":0,"maximum":1000000},"maxItems":5000}},"required":["text","items"]}`)
 	for b.Loop() {
 		if _, err := Compile(schema, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCompilePatternProperties compiles an object whose keys fall
+// under eight overlapping patterns with Unicode classes, as schemas of
+// tuple-keyed maps write them: every subset of the patterns is a region of
+// keys, and the compiler intersects their automata.
+func BenchmarkCompilePatternProperties(b *testing.B) {
+	props := map[string]any{}
+	for k := 1; k <= 4; k++ {
+		props[fmt.Sprintf(`^\(\s*('[^']*'\s*,\s*){%d}'[^']*'\s*\)$`, k-1)] = map[string]any{"type": "number"}
+		props[fmt.Sprintf(`^\(\s*('[^']*'\s*,\s*){%d}'[^']*'(\s*,\s*'[IR]{%d}')?\s*,?\s*\)$`, k-1, k)] = map[string]any{"type": "number", "minimum": 0}
+	}
+	schema, err := json.Marshal(map[string]any{"type": "object", "patternProperties": props, "additionalProperties": false})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := Compile(schema, GenerationOptions()); err != nil {
 			b.Fatal(err)
 		}
 	}

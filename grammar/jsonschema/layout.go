@@ -384,40 +384,30 @@ func (c *compiler) objLayoutOf(o *objAlt) (*objLayout, error) {
 		}
 		rules = rules[:maxRules]
 	}
+	// Each subset of the rules (a mask, bit i for rules[i]) holds the keys
+	// that match exactly those rules. The walk decides the rules from the
+	// last to the first, so that a partial intersection is shared by every
+	// mask that extends it, an empty one prunes all of them, and the
+	// regions come out in increasing mask order.
 	var extra []objProp
-	for mask := 0; mask < 1<<len(rules) && others != nil; mask++ {
-		keys := others
+	negs := make([]*strSet, len(rules)) // complements of the rules' keys, made once
+	negDone := make([]bool, len(rules))
+	region := func(mask int, keys *strSet) error {
 		var ns []*snode
-		var err error
 		for i, r := range rules {
 			if mask&(1<<i) != 0 {
-				keys, err = strAnd(keys, r.keys)
 				ns = append(ns, r.n)
-			} else {
-				var nk *strSet
-				if nk, err = strNot(r.keys); err == nil {
-					keys, err = strAnd(keys, nk)
-				}
 			}
-			if err != nil {
-				return nil, err
-			}
-			if keys == nil {
-				break
-			}
-		}
-		if keys == nil {
-			continue
 		}
 		n, err := c.and(ns...)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if n == c.noneN {
-			continue
+			return nil
 		}
 		if empty, known := keys.empty(); empty && known {
-			continue
+			return nil
 		}
 		// A small finite key set becomes optional named members: exact
 		// counting, and no key can repeat.
@@ -428,11 +418,44 @@ func (c *compiler) objLayoutOf(o *objAlt) (*objLayout, error) {
 					for _, w := range words {
 						extra = append(extra, objProp{name: w, n: n})
 					}
-					continue
+					return nil
 				}
 			}
 		}
 		l.regions = append(l.regions, objRegion{keys: keys, n: n})
+		return nil
+	}
+	var walk func(i, mask int, keys *strSet) error
+	walk = func(i, mask int, keys *strSet) error {
+		if keys == nil {
+			return nil
+		}
+		if i < 0 {
+			return region(mask, keys)
+		}
+		r := rules[i]
+		if !negDone[i] {
+			nk, err := strNot(r.keys)
+			if err != nil {
+				return err
+			}
+			negs[i], negDone[i] = nk, true
+		}
+		out, err := strAnd(keys, negs[i]) // nil when negs[i] is (no string)
+		if err != nil {
+			return err
+		}
+		if err := walk(i-1, mask, out); err != nil {
+			return err
+		}
+		in, err := strAnd(keys, r.keys)
+		if err != nil {
+			return err
+		}
+		return walk(i-1, mask|1<<i, in)
+	}
+	if err := walk(len(rules)-1, 0, others); err != nil {
+		return nil, err
 	}
 	l.props = append(l.props, extra...)
 	if len(o.exists) > 0 {
