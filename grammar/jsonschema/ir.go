@@ -1,6 +1,7 @@
 package jsonschema
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -427,7 +428,9 @@ func (c *compiler) vAnd(a, b *vset, under bool) (*vset, error) {
 		return nil, err
 	}
 	if out.str, err = strAnd(a.str, b.str); err != nil {
-		return nil, err
+		if out.str, err = c.strTooComplex(err, under, a.str, nil); err != nil {
+			return nil, err
+		}
 	}
 	if out.arrs, err = crossAnd(c, a.arrs, b.arrs, under, c.hullArrs, func(x, y *arrAlt) (*arrAlt, bool, error) {
 		z, err := c.arrAnd(x, y)
@@ -451,7 +454,9 @@ func (c *compiler) vOr(a, b *vset, under bool) (*vset, error) {
 		return nil, err
 	}
 	if out.str, err = strOr(a.str, b.str); err != nil {
-		return nil, err
+		if out.str, err = c.strTooComplex(err, under, strAll(), a.str); err != nil {
+			return nil, err
+		}
 	}
 	if out.arrs, err = limitAlts(c, c.unionArrs(a.arrs, b.arrs), under, c.hullArrs); err != nil {
 		return nil, err
@@ -714,6 +719,21 @@ func (c *compiler) approx(loc *sloc, kw, msg string) error {
 	return &SchemaError{Pointer: ptr, Keyword: kw, Msg: msg, Err: ErrUnsupported}
 }
 
+// strTooComplex handles a string set whose automaton is past the limits
+// (formats such as "regex" or "uri" intersected, joined or complemented):
+// strict mode fails; lenient mode approximates, from above by a superset
+// of the exact set, from below (under) by a subset, and leaves the rest to
+// validation.
+func (c *compiler) strTooComplex(err error, under bool, above, below *strSet) (*strSet, error) {
+	if !c.lenient || !errors.Is(err, ErrTooComplex) {
+		return nil, err
+	}
+	if under {
+		return below, nil
+	}
+	return above, nil
+}
+
 func (c *compiler) vNot(v *vset, n *snode) (*vset, error) {
 	out := &vset{null: !v.null, bools: 3 &^ v.bools}
 	var err error
@@ -721,7 +741,9 @@ func (c *compiler) vNot(v *vset, n *snode) (*vset, error) {
 		return nil, err
 	}
 	if out.str, err = strNot(v.str); err != nil {
-		return nil, err
+		if out.str, err = c.strTooComplex(err, n.under, strAll(), nil); err != nil {
+			return nil, err
+		}
 	}
 	if out.arrs, err = c.arrsNot(v.arrs, n); err != nil {
 		return nil, err
