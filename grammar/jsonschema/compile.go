@@ -168,14 +168,11 @@ func (c *compiler) compileSchema(n *snode) (*vset, error) {
 		return &vset{}, nil
 	}
 	k := &kwCtx{c: c, n: n, loc: n.loc, o: o}
-	if ref, ok := o.vals["$ref"].(string); ok && n.loc.draft <= draft7 && !n.own {
-		// Before 2019-09, $ref replaces its siblings.
-		t, err := c.resolve(k, "$ref", ref, false)
-		if err != nil {
-			return nil, err
-		}
-		return c.force(t)
-	}
+	// Before 2019-09 the specification has $ref replace its siblings; the
+	// grammar applies them all the same, as ajv does and as the writers of
+	// such schemas mean. The grammar's documents then satisfy the schema
+	// under both readings, and the Validator, which follows the
+	// specification, accepts them.
 	v, err := c.ownKeywords(k)
 	if err != nil {
 		return nil, err

@@ -99,6 +99,8 @@ func TestSchemaAccepts(t *testing.T) {
 		{"nullable", `{"type":"string","nullable":true}`, nil, []string{`"x"`, `null`}, []string{`1`}},
 		{"draft-07 items array", `{"$schema":"http://json-schema.org/draft-07/schema#","items":[{"type":"integer"}],"additionalItems":false}`, nil,
 			[]string{`[]`, `[1]`}, []string{`[1,2]`, `["a"]`}},
+		{"draft-07 $ref siblings apply", `{"$schema":"http://json-schema.org/draft-07/schema#","definitions":{"h":{"type":"object","properties":{"id":{"type":"string"},"entry":{"type":"string"}}}},"items":{"$ref":"#/definitions/h","required":["id","entry"]}}`, nil,
+			[]string{`[{"id":"a","entry":"b"}]`}, []string{`[{"id":"a"}]`, `[{"id":1,"entry":"b"}]`}},
 		{"many patternProperties", `{"patternProperties":{"^a":{"type":"integer"},"b$":{"type":"string"},"^.{3}$":{"type":"boolean"},"c":{"type":"null"}},"additionalProperties":false}`, nil,
 			[]string{`{"ax":1,"xb":"s","cc":null,"zzz":true}`, `{"a":1}`, `{"abde":1}`}, []string{`{"axb":1}`, `{"axb":"s"}`, `{"zzz":1}`, `{"d":1}`, `{"acb":1}`, `{"xcx":null}`}},
 		{"draft-04 exclusive boolean", `{"$schema":"http://json-schema.org/draft-04/schema#","type":"number","maximum":3,"exclusiveMaximum":true}`, nil,
