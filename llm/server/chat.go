@@ -281,11 +281,17 @@ type (
 		ReasoningContent string          `json:"reasoning_content,omitempty"`
 		ToolCalls        []toolCallDelta `json:"tool_calls,omitempty"`
 	}
+	// toolCallDelta is a streamed call or part of one: the first delta of
+	// a call carries its id, type and name, the next ones more arguments.
 	toolCallDelta struct {
-		Index    int              `json:"index"`
-		ID       string           `json:"id"`
-		Type     string           `json:"type"`
-		Function llm.FunctionCall `json:"function"`
+		Index    int               `json:"index"`
+		ID       string            `json:"id,omitempty"`
+		Type     string            `json:"type,omitempty"`
+		Function functionCallDelta `json:"function"`
+	}
+	functionCallDelta struct {
+		Name      string `json:"name,omitempty"`
+		Arguments string `json:"arguments"`
 	}
 	chunkChoice struct {
 		Index        int           `json:"index"`
@@ -375,9 +381,13 @@ type chatStream struct {
 	started  bool
 	chunked  bool // the LLM streamed this generation
 	finished bool
-	text     strings.Builder   // everything generated, for forced calls
-	calls    *toolcall.Stream  // auto: content released as it cannot be a call
-	finish   *llm.FinishReason // the generation ended; its chunk waits for logprobs
+	text     strings.Builder      // everything generated, for forced calls
+	call     *toolcall.CallStream // forced: the call streamed as it is written
+	callID   string               // forced: the call's id, once its name is out
+	argsSent strings.Builder      // forced: the arguments sent so far
+	args     strings.Builder      // forced: arguments not yet sent
+	calls    *toolcall.Stream     // auto: content released as it cannot be a call
+	finish   *llm.FinishReason    // the generation ended; its chunk waits for logprobs
 	// pending is content not yet sent: the pieces of one batch of chunks go
 	// out as one delta.
 	pending   strings.Builder
@@ -404,6 +414,12 @@ func (s *Server) streamChat(ctx context.Context, w http.ResponseWriter, req *cha
 			st.pending.Reset()
 			send(chunkChoice{Index: g, Delta: chatDelta{Content: &text}})
 		}
+		if st.args.Len() > 0 {
+			args := st.args.String()
+			st.args.Reset()
+			st.argsSent.WriteString(args)
+			send(chunkChoice{Index: g, Delta: chatDelta{ToolCalls: []toolCallDelta{{Function: functionCallDelta{Arguments: args}}}}})
+		}
 	}
 	// end sends what a generation's end releases: the rest of its content,
 	// its tool calls, and (unless logprobs must wait for the outputs) its
@@ -413,6 +429,18 @@ func (s *Server) streamChat(ctx context.Context, w http.ResponseWriter, req *cha
 		finish := finishReason(reason)
 		var calls []llm.ToolCall
 		switch {
+		case req.choice.Forced() && st.callID != "":
+			// The call is out already: send the rest of its arguments
+			// (none, unless Parse normalised them). A call cut before
+			// its end stays as it was streamed, with the generation's
+			// finish reason.
+			if _, whole := toolcall.Parse(st.text.String(), req.tools); len(whole) > 0 {
+				finish = "tool_calls"
+				sent := st.argsSent.String() + st.args.String()
+				if rest, ok := strings.CutPrefix(whole[0].Function.Arguments, sent); ok {
+					st.args.WriteString(rest)
+				}
+			}
 		case req.choice.Forced():
 			var rest string
 			rest, calls = toolcall.Parse(st.text.String(), req.tools)
@@ -430,7 +458,8 @@ func (s *Server) streamChat(ctx context.Context, w http.ResponseWriter, req *cha
 			finish = "tool_calls"
 			delta := chatDelta{}
 			for k, c := range req.limitCalls(calls) {
-				delta.ToolCalls = append(delta.ToolCalls, toolCallDelta{Index: k, ID: c.ID, Type: c.Type, Function: c.Function})
+				delta.ToolCalls = append(delta.ToolCalls, toolCallDelta{Index: k, ID: c.ID, Type: c.Type,
+					Function: functionCallDelta{Name: c.Function.Name, Arguments: c.Function.Arguments}})
 			}
 			send(chunkChoice{Index: g, Delta: delta})
 		}
@@ -455,7 +484,10 @@ func (s *Server) streamChat(ctx context.Context, w http.ResponseWriter, req *cha
 			st.started = true
 			empty := ""
 			send(chunkChoice{Index: g, Delta: chatDelta{Role: llm.RoleAssistant, Content: &empty}})
-			if req.parse && !req.choice.Forced() {
+			switch {
+			case req.choice.Forced():
+				st.call = &toolcall.CallStream{}
+			case req.parse:
 				st.calls = &toolcall.Stream{}
 			}
 		}
@@ -465,6 +497,13 @@ func (s *Server) streamChat(ctx context.Context, w http.ResponseWriter, req *cha
 		switch {
 		case req.choice.Forced():
 			st.text.WriteString(text)
+			name, args := st.call.Write(text)
+			if name != "" {
+				release(g) // reasoning first
+				st.callID = toolcall.NewID()
+				send(chunkChoice{Index: g, Delta: chatDelta{ToolCalls: []toolCallDelta{{ID: st.callID, Type: "function", Function: functionCallDelta{Name: name}}}}})
+			}
+			st.args.WriteString(args)
 		case st.calls != nil:
 			content(g, st.calls.Write(text))
 		default:

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -281,21 +282,31 @@ func TestChatStreamToolCalls(t *testing.T) {
 		{"auto", "Looking.<tool_call>{\"name\":\"get_weather\",\"arguments\":{\"city\":\"Oslo\"}}</tool_call>", ``, "Looking."},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := &fake{reply: func(llm.Input, int) string { return tc.reply }}
-			_, ts := newServer(t, f, server.Options{})
+			f := &fake{reply: func(llm.Input, int) string { return tc.reply }, tokenDelay: time.Millisecond}
+			_, ts := newServer(t, f, server.Options{StreamInterval: -1}) // every token written
 			evs, done := events(t, ts, "/v1/chat/completions", `{"messages":[{"role":"user","content":"hi"}],"stream":true,`+weatherTools+tc.choice+`}`)
 			require.True(t, done)
 			var content, name, args, finish string
+			deltas := 0
 			for _, e := range evs {
 				c := at(e, "choices", 0)
 				if s, ok := at(c, "delta", "content").(string); ok {
 					content += s
 				}
 				for _, call := range asList(at(c, "delta", "tool_calls")) {
+					// OpenAI's shape: the first delta of a call names it,
+					// the next ones carry only more arguments.
 					assert.Equal(t, 0.0, at(call, "index"))
-					assert.True(t, strings.HasPrefix(at(call, "id").(string), "call_"))
-					name += at(call, "function", "name").(string)
+					if deltas == 0 {
+						assert.True(t, strings.HasPrefix(at(call, "id").(string), "call_"))
+						assert.Equal(t, "function", at(call, "type"))
+						name = at(call, "function", "name").(string)
+					} else {
+						assert.Nil(t, at(call, "id"))
+						assert.Nil(t, at(call, "function", "name"))
+					}
 					args += at(call, "function", "arguments").(string)
+					deltas++
 				}
 				if s, ok := at(c, "finish_reason").(string); ok {
 					finish = s
@@ -305,6 +316,11 @@ func TestChatStreamToolCalls(t *testing.T) {
 			assert.Equal(t, "get_weather", name)
 			assert.JSONEq(t, `{"city":"Oslo"}`, args)
 			assert.Equal(t, "tool_calls", finish)
+			if tc.name == "forced" {
+				// The fake writes a byte at a time: the arguments
+				// arrive in pieces, as they are generated.
+				assert.Greater(t, deltas, 2, "a forced call's arguments are streamed")
+			}
 		})
 	}
 }
@@ -356,4 +372,35 @@ func TestChatParallelToolCalls(t *testing.T) {
 	status, v, _ = post(t, ts, "/v1/chat/completions", `{"messages":[{"role":"user","content":"hi"}],`+weatherTools+`,"parallel_tool_calls":false}`)
 	require.Equal(t, http.StatusOK, status)
 	assert.Len(t, at(v, "choices", 0, "message", "tool_calls"), 1)
+}
+
+// TestChatStreamToolCallCut: a forced call that max_tokens cuts before it
+// closes is streamed as far as it went, with finish_reason "length", as
+// OpenAI does.
+func TestChatStreamToolCallCut(t *testing.T) {
+	reply := `{"name":"get_weather","arguments":{"city":"Oslo and further"}}`
+	f := &fake{reply: func(llm.Input, int) string { return reply }}
+	_, ts := newServer(t, f, server.Options{StreamInterval: -1})
+	evs, done := events(t, ts, "/v1/chat/completions", `{"messages":[{"role":"user","content":"hi"}],"stream":true,"max_tokens":45,`+weatherTools+`,"tool_choice":"required"}`)
+	require.True(t, done)
+	var name, args, finish, content string
+	for _, e := range evs {
+		c := at(e, "choices", 0)
+		if s, ok := at(c, "delta", "content").(string); ok {
+			content += s
+		}
+		for _, call := range asList(at(c, "delta", "tool_calls")) {
+			if s, ok := at(call, "function", "name").(string); ok {
+				name += s
+			}
+			args += at(call, "function", "arguments").(string)
+		}
+		if s, ok := at(c, "finish_reason").(string); ok {
+			finish = s
+		}
+	}
+	assert.Equal(t, "get_weather", name)
+	assert.Equal(t, reply[34:45], args, "the arguments as far as they went")
+	assert.Equal(t, "length", finish)
+	assert.Empty(t, content)
 }

@@ -257,17 +257,19 @@ func TestE2EForcedToolCall(t *testing.T) {
 	params := `{"type":"object","properties":{"city":{"type":"string","maxLength":20},"days":{"type":"integer","minimum":1,"maximum":7}},"required":["city","days"]}`
 	var schema map[string]any
 	require.NoError(t, json.Unmarshal([]byte(params), &schema))
-	resp, err := c.Chat.Completions.New(bg, openai.ChatCompletionNewParams{
-		Model:     "tinyllama",
-		Messages:  []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Weather in Oslo for 3 days?")},
-		MaxTokens: openai.Int(30),
-		N:         openai.Int(2),
+	req := openai.ChatCompletionNewParams{
+		Model:       "tinyllama",
+		Messages:    []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Weather in Oslo for 3 days?")},
+		MaxTokens:   openai.Int(30),
+		N:           openai.Int(2),
+		Temperature: openai.Float(0),
 		Tools: []openai.ChatCompletionToolUnionParam{
 			openai.ChatCompletionFunctionTool(shared.FunctionDefinitionParam{Name: "forecast", Description: openai.String("Weather forecast"), Parameters: schema}),
 			openai.ChatCompletionFunctionTool(shared.FunctionDefinitionParam{Name: "other"}),
 		},
 		ToolChoice: openai.ToolChoiceOptionFunctionToolChoice(openai.ChatCompletionNamedToolChoiceFunctionParam{Name: "forecast"}),
-	})
+	}
+	resp, err := c.Chat.Completions.New(bg, req)
 	require.NoError(t, err)
 	v, err := jsonschema.NewValidator([]byte(params))
 	require.NoError(t, err)
@@ -277,6 +279,36 @@ func TestE2EForcedToolCall(t *testing.T) {
 		assert.True(t, strings.HasPrefix(call.ID, "call_"))
 		assert.Equal(t, "forecast", call.Function.Name)
 		assert.NoError(t, v.Validate([]byte(call.Function.Arguments)), call.Function.Arguments)
+		assert.Equal(t, "tool_calls", ch.FinishReason)
+	}
+
+	// Streamed (the tiny model is fast, so the stream interval may join
+	// the pieces; TestChatStreamToolCalls sees them one by one), the
+	// call's deltas join into the same call (greedy).
+	stream := c.Chat.Completions.NewStreaming(bg, req)
+	acc := openai.ChatCompletionAccumulator{}
+	argDeltas := 0
+	for stream.Next() {
+		chunk := stream.Current()
+		require.True(t, acc.AddChunk(chunk))
+		for _, ch := range chunk.Choices {
+			for _, tc := range ch.Delta.ToolCalls {
+				if tc.Function.Arguments != "" {
+					argDeltas++
+				}
+			}
+		}
+	}
+	require.NoError(t, stream.Err())
+	require.Len(t, acc.Choices, 2)
+	assert.GreaterOrEqual(t, argDeltas, 2, "each choice's arguments")
+	for i, ch := range acc.Choices {
+		require.Len(t, ch.Message.ToolCalls, 1, "%+v", ch.Message)
+		call := ch.Message.ToolCalls[0]
+		assert.True(t, strings.HasPrefix(call.ID, "call_"))
+		want := resp.Choices[i].Message.ToolCalls[0].Function
+		assert.Equal(t, want.Name, call.Function.Name)
+		assert.Equal(t, want.Arguments, call.Function.Arguments)
 		assert.Equal(t, "tool_calls", ch.FinishReason)
 	}
 }

@@ -15,7 +15,10 @@
 // moving each function's parameters under "$defs" and rewriting their
 // local "$ref"s, so that Pydantic-style schemas with "$defs" keep
 // resolving. [Structured] wraps it in an llm.StructuredOutput, whose
-// grammar makes the arguments parse and validate.
+// grammar makes the arguments parse and validate. A [CallStream] follows
+// such an output as it is generated, giving the function's name once it
+// is written and then the arguments piece by piece, so that a server can
+// stream the call.
 //
 // # Recognising calls
 //
@@ -41,5 +44,6 @@
 //
 // # Concurrency
 //
-// Functions are safe for concurrent use; a Stream is for one goroutine.
+// Functions are safe for concurrent use; a Stream or a CallStream is for
+// one goroutine.
 package toolcall

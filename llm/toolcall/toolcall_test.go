@@ -243,3 +243,43 @@ func TestStreamReleasesText(t *testing.T) {
 	require.Len(t, calls, 1)
 	assert.Equal(t, "now", calls[0].Function.Name)
 }
+
+// TestCallStream checks the streamed name and arguments of forced calls,
+// fed whole, byte by byte and in uneven pieces, against Parse of the
+// whole text.
+func TestCallStream(t *testing.T) {
+	tools := []llm.Tool{weather, user, noArgs}
+	for _, text := range []string{
+		`{"name":"get_weather","arguments":{"city":"Oslo"}}`,
+		`{"name":"get_weather","arguments":{"city":"O \"quoted\" {brace} \\ back","unit":"c"}}`,
+		"{ \"name\" : \"User\" ,\n \"arguments\" : { \"name\" : \"A  B\", \"age\" : 3, \"address\" : {\"city\": \"x\"} } }",
+		`{"arguments":{"city":"Bergen"},"name":"get_weather"}`,
+		`{"name":"now","arguments":{}}`,
+		`{"name":"get_\u0077eather","arguments":{"city":"[]"}}`,
+	} {
+		_, calls := toolcall.Parse(text, tools)
+		require.Len(t, calls, 1, text)
+		for _, size := range []int{len(text), 1, 2, 7} {
+			var s toolcall.CallStream
+			var names []string
+			var args strings.Builder
+			for i := 0; i < len(text); i += size {
+				name, a := s.Write(text[i:min(i+size, len(text))])
+				if name != "" {
+					names = append(names, name)
+				}
+				if a != "" {
+					assert.Len(t, names, 1, "arguments before the name: %s", text)
+				}
+				args.WriteString(a)
+			}
+			assert.Equal(t, []string{calls[0].Function.Name}, names, "%s in pieces of %d", text, size)
+			assert.Equal(t, calls[0].Function.Arguments, args.String(), "%s in pieces of %d", text, size)
+		}
+	}
+	// Arguments given as a string are left to Parse.
+	var s toolcall.CallStream
+	name, args := s.Write(`{"name":"now","arguments":"{}"}`)
+	assert.Equal(t, "now", name)
+	assert.Empty(t, args)
+}
