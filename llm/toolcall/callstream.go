@@ -40,13 +40,7 @@ func (s *CallStream) Write(piece string) (name, args string) {
 			continue
 		}
 		if s.inStr {
-			switch {
-			case s.esc:
-				s.esc = false
-			case c == '\\':
-				s.esc = true
-			case c == '"':
-				s.inStr = false
+			if s.strByte(c) {
 				if s.depth == 1 && s.isKey {
 					s.key = decodeString(s.buf.String())
 				} else if s.inName {
@@ -103,17 +97,25 @@ func (s *CallStream) Write(piece string) (name, args string) {
 	return name, args
 }
 
+// strByte takes one byte inside a string and reports whether it closed
+// the string.
+func (s *CallStream) strByte(c byte) (closed bool) {
+	switch {
+	case s.esc:
+		s.esc = false
+	case c == '\\':
+		s.esc = true
+	case c == '"':
+		s.inStr = false
+		return true
+	}
+	return false
+}
+
 // argsByte takes one byte inside the arguments object.
 func (s *CallStream) argsByte(c byte, out *strings.Builder) {
 	if s.inStr {
-		switch {
-		case s.esc:
-			s.esc = false
-		case c == '\\':
-			s.esc = true
-		case c == '"':
-			s.inStr = false
-		}
+		s.strByte(c)
 		out.WriteByte(c)
 		return
 	}
