@@ -384,8 +384,8 @@ type chatStream struct {
 	text     strings.Builder      // everything generated, for forced calls
 	call     *toolcall.CallStream // forced: the call streamed as it is written
 	callID   string               // forced: the call's id, once its name is out
-	argsSent strings.Builder      // forced: the arguments sent so far
-	args     strings.Builder      // forced: arguments not yet sent
+	args     strings.Builder      // forced: the arguments written so far
+	argsSent int                  // forced: how many bytes of args are sent
 	calls    *toolcall.Stream     // auto: content released as it cannot be a call
 	finish   *llm.FinishReason    // the generation ended; its chunk waits for logprobs
 	// pending is content not yet sent: the pieces of one batch of chunks go
@@ -414,10 +414,9 @@ func (s *Server) streamChat(ctx context.Context, w http.ResponseWriter, req *cha
 			st.pending.Reset()
 			send(chunkChoice{Index: g, Delta: chatDelta{Content: &text}})
 		}
-		if st.args.Len() > 0 {
-			args := st.args.String()
-			st.args.Reset()
-			st.argsSent.WriteString(args)
+		if st.args.Len() > st.argsSent {
+			args := st.args.String()[st.argsSent:]
+			st.argsSent = st.args.Len()
 			send(chunkChoice{Index: g, Delta: chatDelta{ToolCalls: []toolCallDelta{{Function: functionCallDelta{Arguments: args}}}}})
 		}
 	}
@@ -436,8 +435,7 @@ func (s *Server) streamChat(ctx context.Context, w http.ResponseWriter, req *cha
 			// finish reason.
 			if _, whole := toolcall.Parse(st.text.String(), req.tools); len(whole) > 0 {
 				finish = "tool_calls"
-				sent := st.argsSent.String() + st.args.String()
-				if rest, ok := strings.CutPrefix(whole[0].Function.Arguments, sent); ok {
+				if rest, ok := strings.CutPrefix(whole[0].Function.Arguments, st.args.String()); ok {
 					st.args.WriteString(rest)
 				}
 			}

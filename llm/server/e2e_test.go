@@ -187,6 +187,23 @@ func TestE2EJSONObject(t *testing.T) {
 	}
 }
 
+// streamChat streams a chat completion and returns its chunks, and the
+// client's accumulation of them.
+func streamChat(t *testing.T, c openai.Client, params openai.ChatCompletionNewParams) (openai.ChatCompletionAccumulator, []openai.ChatCompletionChunk) {
+	t.Helper()
+	stream := c.Chat.Completions.NewStreaming(bg, params)
+	acc := openai.ChatCompletionAccumulator{}
+	var chunks []openai.ChatCompletionChunk
+	for stream.Next() {
+		chunk := stream.Current()
+		require.True(t, acc.AddChunk(chunk))
+		chunks = append(chunks, chunk)
+	}
+	require.NoError(t, stream.Err())
+	require.NoError(t, stream.Close())
+	return acc, chunks
+}
+
 func TestE2EStream(t *testing.T) {
 	c := tinyClient(t)
 	params := openai.ChatCompletionNewParams{
@@ -197,17 +214,8 @@ func TestE2EStream(t *testing.T) {
 		N:             openai.Int(2),
 		StreamOptions: openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)},
 	}
-	stream := c.Chat.Completions.NewStreaming(bg, params)
-	acc := openai.ChatCompletionAccumulator{}
-	chunks := 0
-	for stream.Next() {
-		chunk := stream.Current()
-		require.True(t, acc.AddChunk(chunk))
-		chunks++
-	}
-	require.NoError(t, stream.Err())
-	require.NoError(t, stream.Close())
-	assert.Greater(t, chunks, 4)
+	acc, chunks := streamChat(t, c, params)
+	assert.Greater(t, len(chunks), 4)
 	require.Len(t, acc.Choices, 2)
 	assert.Positive(t, acc.Usage.CompletionTokens, "the last chunk carries usage")
 	assert.Equal(t, acc.Usage.PromptTokens+acc.Usage.CompletionTokens, acc.Usage.TotalTokens)
@@ -285,12 +293,9 @@ func TestE2EForcedToolCall(t *testing.T) {
 	// Streamed (the tiny model is fast, so the stream interval may join
 	// the pieces; TestChatStreamToolCalls sees them one by one), the
 	// call's deltas join into the same call (greedy).
-	stream := c.Chat.Completions.NewStreaming(bg, req)
-	acc := openai.ChatCompletionAccumulator{}
+	acc, chunks := streamChat(t, c, req)
 	argDeltas := 0
-	for stream.Next() {
-		chunk := stream.Current()
-		require.True(t, acc.AddChunk(chunk))
+	for _, chunk := range chunks {
 		for _, ch := range chunk.Choices {
 			for _, tc := range ch.Delta.ToolCalls {
 				if tc.Function.Arguments != "" {
@@ -299,7 +304,6 @@ func TestE2EForcedToolCall(t *testing.T) {
 			}
 		}
 	}
-	require.NoError(t, stream.Err())
 	require.Len(t, acc.Choices, 2)
 	assert.GreaterOrEqual(t, argDeltas, 2, "each choice's arguments")
 	for i, ch := range acc.Choices {
